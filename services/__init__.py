@@ -1,0 +1,1 @@
+"""MTD VAT platform services."""

@@ -1,0 +1,3 @@
+"""MTD VAT audit: Append-only, hash-chained audit log of every HMRC exchange and privileged
+action.
+"""

@@ -1,0 +1,1 @@
+"""Shared library of the platform's services: settings, logging, telemetry, data, messaging."""

@@ -1,0 +1,1 @@
+"""NATS JetStream messaging: connection, streams, transactional outbox, idempotent consumers."""

@@ -1,0 +1,193 @@
+"""Durable pull consumers with explicit acks, an inbox for idempotency, and a dead-letter stream.
+
+The handler runs in a database transaction that also records the message id in the
+`inbox` table; a redelivered message finds its id there and is acknowledged without
+running the handler again. After `max_deliver` failed attempts the message is copied to
+`dlq.<durable>` on the dead-letter stream and acknowledged, so it stops blocking the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common import jsonutil, telemetry
+from services.common.database import Database
+from services.common.tasks import raise_if_cancelling
+from services.common.logging import get_logger
+from services.common.messaging.connection import DEAD_LETTER_PREFIX
+from services.common.messaging.tables import inbox
+
+log = get_logger(__name__)
+tracer = telemetry.get_tracer(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    subject: str
+    data: Any
+    headers: Mapping[str, str]
+    message_id: str
+    delivered: int
+
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+async def record_in_inbox(session: AsyncSession, consumer: str, message_id: str) -> bool:
+    """True the first time (consumer, message_id) is seen, in the caller's transaction."""
+    result = await session.execute(
+        insert(inbox)
+        .values(consumer=consumer, message_id=message_id)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+    return result.first() is not None
+
+
+class Consumer:
+    def __init__(
+        self,
+        db: Database,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        durable: str,
+        filter_subject: str,
+        handler: Handler,
+        max_deliver: int = 5,
+        ack_wait_s: float = 30.0,
+        batch: int = 50,
+        retry_delay_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.js = js
+        self.stream = stream
+        self.durable = durable
+        self.filter_subject = filter_subject
+        self.handler = handler
+        self.max_deliver = max_deliver
+        self.ack_wait_s = ack_wait_s
+        self.batch = batch
+        self.retry_delay_s = retry_delay_s
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        return await self.js.pull_subscribe(
+            self.filter_subject,
+            durable=self.durable,
+            stream=self.stream,
+            config=ConsumerConfig(
+                durable_name=self.durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=self.max_deliver,
+                ack_wait=self.ack_wait_s,
+                filter_subject=self.filter_subject,
+            ),
+        )
+
+    async def run(self) -> None:
+        """Consume until cancelled; survives broker and database outages."""
+        sub: JetStreamContext.PullSubscription | None = None
+        while True:
+            try:
+                if sub is None:
+                    sub = await self.subscribe()
+                try:
+                    messages = await sub.fetch(self.batch, timeout=1.0)
+                except (TimeoutError, NatsTimeoutError):
+                    continue
+                for msg in messages:
+                    await self.process(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                raise_if_cancelling()
+                log.warning("consumer loop failed; retrying", durable=self.durable, error=str(exc))
+                sub = None
+                await asyncio.sleep(self.retry_delay_s)
+
+    async def process(self, msg: Msg) -> None:
+        headers = dict(msg.headers or {})
+        meta = msg.metadata
+        message_id = headers.get("Nats-Msg-Id") or f"{meta.stream}:{meta.sequence.stream}"
+        event = Event(
+            subject=msg.subject,
+            data=jsonutil.loads(msg.data) if msg.data else None,
+            headers=headers,
+            message_id=message_id,
+            delivered=meta.num_delivered,
+        )
+        with tracer.start_as_current_span(
+            f"{msg.subject} process",
+            context=telemetry.extract(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": self.durable,
+                "messaging.message.id": message_id,
+                "messaging.nats.delivered": event.delivered,
+            },
+        ) as span:
+            try:
+                async with self.db.transaction() as session:
+                    if await record_in_inbox(session, self.durable, message_id):
+                        await self.handler(session, event)
+                    else:
+                        span.set_attribute("messaging.duplicate", True)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                await self._failed(msg, event, exc)
+                return
+            await msg.ack_sync()
+
+    async def _failed(self, msg: Msg, event: Event, exc: Exception) -> None:
+        if event.delivered < self.max_deliver:
+            log.warning(
+                "message handling failed; will redeliver",
+                durable=self.durable,
+                message_id=event.message_id,
+                delivered=event.delivered,
+                error=str(exc),
+            )
+            await msg.nak(delay=self.retry_delay_s * event.delivered)
+            return
+        log.error(
+            "message dead-lettered",
+            durable=self.durable,
+            message_id=event.message_id,
+            delivered=event.delivered,
+            error=str(exc),
+        )
+        headers = {k: v for k, v in event.headers.items() if k != "Nats-Msg-Id"}
+        headers.update(
+            {
+                "Nats-Msg-Id": f"dlq:{self.durable}:{event.message_id}",
+                "Mtd-Dlq-Subject": event.subject,
+                "Mtd-Dlq-Error": str(exc)[:500],
+                "Mtd-Dlq-Delivered": str(event.delivered),
+            }
+        )
+        await self.js.publish(f"{DEAD_LETTER_PREFIX}.{self.durable}", msg.data, headers=headers)
+        await msg.ack_sync()
+
+
+async def processed_count(session: AsyncSession, consumer: str) -> int:
+    result = await session.execute(
+        sa.select(sa.func.count()).select_from(inbox).where(inbox.c.consumer == consumer)
+    )
+    return int(result.scalar_one())

@@ -1,0 +1,83 @@
+"""Service settings: environment variables with one prefix per service, secrets from files.
+
+Each service subclasses `ServiceSettings` and sets its own `env_prefix` (``AUTH_``,
+``SUBMISSION_`` …). Secrets may also come from files named after the field in
+``MTD_SECRETS_DIR`` (a Kubernetes Secret mount), so they never need to sit in the
+environment. `load_settings` turns a validation failure into one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Literal, NoReturn, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+# Values that must never be accepted as a secret outside development.
+_PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
+
+
+def _secrets_dir() -> str | None:
+    path = os.environ.get("MTD_SECRETS_DIR", "/run/secrets/mtd")
+    return path if os.path.isdir(path) else None
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses add their own and set `env_prefix`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MTD_", extra="ignore", secrets_dir=_secrets_dir(), frozen=True
+    )
+
+    environment: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    database_url: SecretStr | None = None
+    nats_url: str = "nats://127.0.0.1:4222"
+    otlp_endpoint: str | None = None
+    # Seconds the pre-start check keeps retrying an unreachable dependency before giving up.
+    startup_timeout: float = Field(default=10.0, gt=0)
+    # Seconds a readiness check waits on one dependency.
+    readiness_timeout: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment == "development":
+            return self
+        for name, value in self:
+            if isinstance(value, SecretStr) and value.get_secret_value() in _PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} holds a placeholder secret; set a real one")
+        return self
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def setting_name(settings_cls: type[ServiceSettings], field: str) -> str:
+    """The environment variable that sets `field`."""
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    return f"{prefix}{field}".upper()
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"configuration error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_settings(settings_cls: type[S]) -> S:
+    """Load settings or stop the process with one line per wrong setting, naming each."""
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = [str(part) for part in err["loc"]]
+            name = setting_name(settings_cls, loc[0]) if loc else settings_cls.__name__
+            reason = "is required but not set" if err["type"] == "missing" else err["msg"]
+            problems.append(f"{name} {reason}")
+        _fail("; ".join(problems))

@@ -1,0 +1,4 @@
+from services.common.runner import run_service
+from services.hmrc_gateway.app import SPEC, create_app
+
+run_service(SPEC, create_app)

@@ -1,0 +1,3 @@
+from services.common.migrations import run_env
+
+run_env(None)

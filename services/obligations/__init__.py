@@ -1,0 +1,3 @@
+"""MTD VAT obligations: The read side of a VAT account: obligations, liabilities and payments,
+cached honestly.
+"""

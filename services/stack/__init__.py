@@ -1,0 +1,1 @@
+"""The local stack: embedded PostgreSQL and NATS, migrations, and every service as a process."""

@@ -1,0 +1,303 @@
+"""`make up` / `make down` / `make status` / `make logs`: the whole platform on one machine.
+
+State lives under `.local/` (or `MTD_LOCAL_DIR`): `stack.json` keeps the chosen ports and
+generated local credentials so a restart finds the same stack and data; `stack.env` is the
+contract scripts, load tests and drills read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.common import migrations
+from services.common.database import redacted, with_database
+from services.stack.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    free_port,
+    pid_alive,
+    port_open,
+)
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    prefix: str
+    url_key: str
+
+
+APPS = (
+    App("hmrc_sandbox", "HMRC_SANDBOX_", "HMRC_SANDBOX_URL"),
+    App("audit", "AUDIT_", "AUDIT_URL"),
+    App("auth", "AUTH_", "AUTH_URL"),
+    App("hmrc_gateway", "HMRC_GATEWAY_", "HMRC_GATEWAY_URL"),
+    App("obligations", "OBLIGATIONS_", "OBLIGATIONS_URL"),
+    App("submission", "SUBMISSION_", "SUBMISSION_URL"),
+)
+
+
+def local_dir() -> Path:
+    return Path(os.environ.get("MTD_LOCAL_DIR", ".local")).resolve()
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Stack:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or local_dir()
+        self.state_file = self.root / "stack.json"
+        self.state: dict[str, Any] = (
+            json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        )
+
+    # -- state -----------------------------------------------------------------------------
+    def _save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(self.state, indent=2))
+        self.state_file.chmod(0o600)
+
+    def _port(self, key: str) -> int:
+        ports: dict[str, int] = self.state.setdefault("ports", {})
+        port = ports.get(key)
+        if port is None or (port_open(port) and not self._owns(key)):
+            port = free_port()
+            ports[key] = port
+        return port
+
+    def _owns(self, key: str) -> bool:
+        """Whether the process on our recorded port for `key` is ours (so reuse is right)."""
+        if key == "postgres":
+            return self.postgres().running()
+        if key in {"nats", "nats_monitor"}:
+            return self.nats().running()
+        return self.app_pid(key) is not None
+
+    def _secret(self, key: str, factory: Any) -> str:
+        values: dict[str, str] = self.state.setdefault("secrets", {})
+        if key not in values:
+            values[key] = factory()
+        return values[key]
+
+    def postgres(self) -> EmbeddedPostgres:
+        port = self.state.get("ports", {}).get("postgres") or free_port()
+        return EmbeddedPostgres(self.root / "postgres", port)
+
+    def nats(self) -> EmbeddedNats:
+        ports = self.state.get("ports", {})
+        return EmbeddedNats(
+            self.root / "nats",
+            ports.get("nats") or free_port(),
+            ports.get("nats_monitor") or free_port(),
+        )
+
+    def pid_file(self, name: str) -> Path:
+        return self.root / "run" / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.log"
+
+    def app_pid(self, name: str) -> int | None:
+        try:
+            pid = int(self.pid_file(name).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def app_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.state['ports'][name]}"
+
+    # -- up ----------------------------------------------------------------------------------
+    def up(self, timeout: float = 90) -> dict[str, str]:
+        started = time.monotonic()
+        self.root.mkdir(parents=True, exist_ok=True)
+        database_url = os.environ.get("DATABASE_URL")
+        nats_url = os.environ.get("NATS_URL")
+        if not database_url:
+            self._port("postgres")
+            self._save()
+            say("postgres  starting embedded server …")
+            database_url = self.postgres().start()
+        if not nats_url:
+            self._port("nats")
+            self._port("nats_monitor")
+            self._save()
+            say("nats      starting embedded server with JetStream …")
+            nats_url = self.nats().start()
+        self.state["database_url"] = database_url
+        self.state["nats_url"] = nats_url
+        for app in APPS:
+            self._port(app.name)
+        hmrc_client_id = self._secret("hmrc_client_id", lambda: "mtd-local-" + secrets.token_hex(6))
+        hmrc_client_secret = self._secret("hmrc_client_secret", lambda: secrets.token_urlsafe(24))
+        self._save()
+
+        say("migrate   creating databases and running migrations …")
+        self.migrate(database_url)
+
+        env_common = {
+            "ENVIRONMENT": "development",
+            "NATS_URL": nats_url,
+            "HOST": "127.0.0.1",
+        }
+        extra = {
+            "auth": {
+                "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
+                "HMRC_CLIENT_ID": hmrc_client_id,
+                "HMRC_CLIENT_SECRET": hmrc_client_secret,
+            },
+            "hmrc_gateway": {"HMRC_BASE_URL": self.app_url("hmrc_sandbox")},
+        }
+        for app in APPS:
+            if self.app_pid(app.name) is not None:
+                continue
+            env = dict(env_common)
+            env["PORT"] = str(self.state["ports"][app.name])
+            env["DATABASE_URL"] = with_database(database_url, migrations.database_name(app.name))
+            env.update(extra.get(app.name, {}))
+            self._spawn(app, env)
+        self._wait_ready(timeout)
+        urls = self.write_env(database_url, nats_url, hmrc_client_id, hmrc_client_secret)
+        self.print_table(urls)
+        say(f"ready in {time.monotonic() - started:.1f}s; settings in {self.root / 'stack.env'}")
+        return urls
+
+    def migrate(self, database_url: str) -> None:
+        for app in APPS:
+            name = migrations.database_name(app.name)
+            asyncio.run(migrations.ensure_database(database_url, name))
+            migrations.upgrade(app.name, with_database(database_url, name))
+
+    def _spawn(self, app: App, env: dict[str, str]) -> None:
+        self.pid_file(app.name).parent.mkdir(parents=True, exist_ok=True)
+        self.log_file(app.name).parent.mkdir(parents=True, exist_ok=True)
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith(app.prefix)}
+        child_env.update({app.prefix + k: v for k, v in env.items()})
+        child_env["PYTHONUNBUFFERED"] = "1"
+        with self.log_file(app.name).open("ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", f"services.{app.name}"],
+                env=child_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file(app.name).write_text(str(proc.pid))
+
+    def ready(self, name: str) -> bool:
+        try:
+            with urllib.request.urlopen(self.app_url(name) + "/readyz", timeout=1) as r:  # noqa: S310
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = [app.name for app in APPS]
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                if self.ready(name):
+                    pending.remove(name)
+                    say(f"{name:<13} ready   {self.app_url(name)}")
+                elif self.app_pid(name) is None:
+                    self._explain_exit(name)
+            time.sleep(0.2)
+        if pending:
+            raise SystemExit(f"not ready after {timeout:g}s: {', '.join(pending)} (see make logs)")
+
+    def _explain_exit(self, name: str) -> None:
+        tail = self.log_file(name).read_text(errors="replace").strip().splitlines()[-5:]
+        raise SystemExit(f"{name} exited during start-up:\n  " + "\n  ".join(tail))
+
+    def write_env(
+        self, database_url: str, nats_url: str, hmrc_client_id: str, hmrc_client_secret: str
+    ) -> dict[str, str]:
+        urls = {app.url_key: self.app_url(app.name) for app in APPS}
+        values = {
+            **urls,
+            "DATABASE_URL": database_url,
+            "NATS_URL": nats_url,
+            "HMRC_CLIENT_ID": hmrc_client_id,
+            "HMRC_CLIENT_SECRET": hmrc_client_secret,
+        }
+        env_file = self.root / "stack.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        env_file.chmod(0o600)
+        return urls
+
+    def print_table(self, urls: dict[str, str]) -> None:
+        say("")
+        say(f"{'service':<14} {'url':<28} {'pid':>7}")
+        for app in APPS:
+            say(f"{app.name:<14} {urls[app.url_key]:<28} {self.app_pid(app.name) or '-':>7}")
+        say(f"{'postgres':<14} {redacted(self.state['database_url'])}")
+        say(f"{'nats':<14} {self.state['nats_url']}")
+
+    # -- down / status / logs ----------------------------------------------------------------
+    def stop_app(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        pid = self.app_pid(name)
+        if pid is None:
+            self.pid_file(name).unlink(missing_ok=True)
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file(name).unlink(missing_ok=True)
+
+    def down(self) -> None:
+        for app in reversed(APPS):
+            if self.app_pid(app.name) is not None:
+                say(f"stopping {app.name}")
+            self.stop_app(app.name)
+        if self.nats().running():
+            say("stopping nats")
+            self.nats().stop()
+        if self.postgres().running():
+            say("stopping postgres")
+            self.postgres().stop()
+        say("stack stopped; data kept in " + str(self.root))
+
+    def status(self) -> bool:
+        all_ok = True
+        say(f"{'component':<14} {'state':<10} {'where'}")
+        for app in APPS:
+            if "ports" not in self.state:
+                break
+            up = self.app_pid(app.name) is not None
+            state = "ready" if up and self.ready(app.name) else ("starting" if up else "stopped")
+            all_ok &= state == "ready"
+            say(f"{app.name:<14} {state:<10} {self.app_url(app.name)}")
+        if "ports" in self.state and "postgres" in self.state["ports"]:
+            say(f"{'postgres':<14} {'running' if self.postgres().running() else 'stopped':<10}")
+        if "ports" in self.state and "nats" in self.state["ports"]:
+            say(f"{'nats':<14} {'running' if self.nats().running() else 'stopped':<10}")
+        return all_ok
+
+    def logs(self, name: str | None, lines: int) -> None:
+        names = [name] if name else [app.name for app in APPS]
+        for n in names:
+            path = self.log_file(n)
+            if not path.exists():
+                continue
+            say(f"==> {n} <==")
+            for line in path.read_text(errors="replace").splitlines()[-lines:]:
+                say(line)
