@@ -161,6 +161,12 @@ class Stack:
                 "HMRC_CLIENT_SECRET": hmrc_client_secret,
             },
             "hmrc_gateway": {"HMRC_BASE_URL": self.app_url("hmrc_sandbox")},
+            # The simulator knows the platform's application and lets tests steer it.
+            "hmrc_sandbox": {
+                "CLIENT_ID": hmrc_client_id,
+                "CLIENT_SECRET": hmrc_client_secret,
+                "CONTROL_ENABLED": "true",
+            },
         }
         for app in APPS:
             if self.app_pid(app.name) is not None:
