@@ -51,7 +51,8 @@ class ServiceSettings(BaseSettings):
             return self
         for name, value in self:
             if isinstance(value, SecretStr) and value.get_secret_value() in _PLACEHOLDER_SECRETS:
-                raise ValueError(f"{name} holds a placeholder secret; set a real one")
+                env_name = setting_name(type(self), name)
+                raise ValueError(f"{env_name} holds a placeholder secret; set a real one")
         return self
 
 
@@ -77,7 +78,7 @@ def load_settings(settings_cls: type[S]) -> S:
         problems = []
         for err in exc.errors(include_url=False, include_input=False):
             loc = [str(part) for part in err["loc"]]
-            name = setting_name(settings_cls, loc[0]) if loc else settings_cls.__name__
             reason = "is required but not set" if err["type"] == "missing" else err["msg"]
-            problems.append(f"{name} {reason}")
+            reason = reason.removeprefix("Value error, ")
+            problems.append(f"{setting_name(settings_cls, loc[0])} {reason}" if loc else reason)
         _fail("; ".join(problems))

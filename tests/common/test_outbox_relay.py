@@ -138,8 +138,13 @@ async def test_relay_crash_mid_batch_and_redelivery_yield_exactly_once(
             await super().process(msg)
 
     consumer = AckLosingConsumer(
-        db, js, stream=spec.name, durable="effects", filter_subject=spec.subjects[0],
-        handler=record_effect, ack_wait_s=1.0,
+        db,
+        js,
+        stream=spec.name,
+        durable="effects",
+        filter_subject=spec.subjects[0],
+        handler=record_effect,
+        ack_wait_s=1.0,
     )
 
     async def all_redelivered() -> bool:
@@ -180,8 +185,14 @@ async def test_poison_message_goes_to_dead_letter_after_max_deliver(
 
     durable = f"poison_{uuid.uuid4().hex[:6]}"
     consumer = Consumer(
-        db, js, stream=spec.name, durable=durable, filter_subject=spec.subjects[0],
-        handler=always_fails, max_deliver=3, retry_delay_s=0.05,
+        db,
+        js,
+        stream=spec.name,
+        durable=durable,
+        filter_subject=spec.subjects[0],
+        handler=always_fails,
+        max_deliver=3,
+        retry_delay_s=0.05,
     )
 
     async def parked() -> bool:
@@ -251,7 +262,11 @@ async def test_consumer_span_is_child_of_the_publishing_request(
 
     await OutboxRelay(db, js).publish_batch()
     consumer = Consumer(
-        db, js, stream=spec.name, durable="traced", filter_subject=spec.subjects[0],
+        db,
+        js,
+        stream=spec.name,
+        durable="traced",
+        filter_subject=spec.subjects[0],
         handler=record_effect,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import nats
@@ -88,13 +89,18 @@ async def probe(url: str, name: str, *, connect_timeout: float = 2.0) -> None:
     async def quiet(_: Exception) -> None:
         return None
 
-    nc = await nats.connect(
-        servers=[url],
-        name=name,
-        connect_timeout=connect_timeout,
-        allow_reconnect=False,
-        max_reconnect_attempts=0,
-        error_cb=quiet,
+    # max_reconnect_attempts=0 would retry the first server forever; 1 gives up.
+    nc = await asyncio.wait_for(
+        nats.connect(
+            servers=[url],
+            name=name,
+            connect_timeout=connect_timeout,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
+            error_cb=quiet,
+        ),
+        timeout=connect_timeout * 3,
     )
     await nc.close()
 

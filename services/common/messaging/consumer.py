@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import jsonutil, telemetry
 from services.common.database import Database
-from services.common.tasks import raise_if_cancelling
 from services.common.logging import get_logger
 from services.common.messaging.connection import DEAD_LETTER_PREFIX
 from services.common.messaging.tables import inbox
+from services.common.tasks import raise_if_cancelling
 
 log = get_logger(__name__)
 tracer = telemetry.get_tracer(__name__)

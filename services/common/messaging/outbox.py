@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import jsonutil, telemetry
 from services.common.database import Database
-from services.common.tasks import raise_if_cancelling
 from services.common.logging import get_logger
 from services.common.messaging.tables import outbox
+from services.common.tasks import raise_if_cancelling
 
 log = get_logger(__name__)
 tracer = telemetry.get_tracer(__name__)
