@@ -36,7 +36,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             return await self.inner.handle_async_request(request)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=0.1, max=2.0),
+            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
             retry=retry_if_exception_type(
                 (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, _RetryableStatus)
             ),
