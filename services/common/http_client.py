@@ -12,7 +12,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -36,7 +37,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             return await self.inner.handle_async_request(request)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+            wait=wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.1),
             retry=retry_if_exception_type(
                 (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, _RetryableStatus)
             ),
