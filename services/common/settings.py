@@ -1,9 +1,9 @@
 """Service settings: environment variables with one prefix per service, secrets from files.
 
 Each service subclasses `ServiceSettings` and sets its own `env_prefix` (``AUTH_``,
-``SUBMISSION_`` …). Secrets may also come from files named after the field in
-``MTD_SECRETS_DIR`` (a Kubernetes Secret mount), so they never need to sit in the
-environment. `load_settings` turns a validation failure into one line naming the setting.
+``SUBMISSION_`` …). Any setting may also come from a file named like its environment
+variable (``AUTH_HMRC_CLIENT_SECRET``) in ``MTD_SECRETS_DIR`` (a Kubernetes Secret mount),
+so secrets never need to sit in the environment. `load_settings` turns a validation failure into one line naming the setting.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ Environment = Literal["development", "test", "production"]
 _PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
 
 
-def _secrets_dir() -> str | None:
+def secrets_dir() -> str | None:
+    """Where secret files live: `MTD_SECRETS_DIR`, else `/run/secrets/mtd` if present."""
     path = os.environ.get("MTD_SECRETS_DIR", "/run/secrets/mtd")
     return path if os.path.isdir(path) else None
 
@@ -29,9 +30,7 @@ def _secrets_dir() -> str | None:
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses add their own and set `env_prefix`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MTD_", extra="ignore", secrets_dir=_secrets_dir(), frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="MTD_", extra="ignore", frozen=True)
 
     environment: Environment = "development"
     host: str = "127.0.0.1"
@@ -73,7 +72,7 @@ def _fail(message: str) -> NoReturn:
 def load_settings(settings_cls: type[S]) -> S:
     """Load settings or stop the process with one line per wrong setting, naming each."""
     try:
-        return settings_cls()
+        return settings_cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False, include_input=False):

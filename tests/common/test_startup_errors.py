@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -109,3 +110,12 @@ async def test_unmigrated_database_says_how_to_fix_it(pg_url: str, nats_url: str
     assert result.returncode == 3
     line = one_line(result)
     assert "is at migration none, expected 0001" in line and "make migrate" in line
+
+
+def test_secrets_can_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "EXAMPLE_API_SECRET").write_text("from-a-file\n")
+    monkeypatch.setenv("MTD_SECRETS_DIR", str(secrets))
+    monkeypatch.delenv("EXAMPLE_API_SECRET", raising=False)
+    assert load_settings(ExampleSettings).api_secret.get_secret_value() == "from-a-file"
