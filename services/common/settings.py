@@ -3,7 +3,8 @@
 Each service subclasses `ServiceSettings` and sets its own `env_prefix` (``AUTH_``,
 ``SUBMISSION_`` …). Any setting may also come from a file named like its environment
 variable (``AUTH_HMRC_CLIENT_SECRET``) in ``MTD_SECRETS_DIR`` (a Kubernetes Secret mount),
-so secrets never need to sit in the environment. `load_settings` turns a validation failure into one line naming the setting.
+so secrets never need to sit in the environment. `load_settings` turns a validation
+failure into one line naming the setting.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _fail(message: str) -> NoReturn:
 def load_settings(settings_cls: type[S]) -> S:
     """Load settings or stop the process with one line per wrong setting, naming each."""
     try:
-        return settings_cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
+        return settings_cls(_secrets_dir=secrets_dir())
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False, include_input=False):
