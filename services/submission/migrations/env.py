@@ -1,3 +1,4 @@
 from services.common.migrations import run_env
+from services.submission.models import Base
 
-run_env(None)
+run_env(Base.metadata)
