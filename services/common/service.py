@@ -76,7 +76,7 @@ class Runtime:
             for stream in spec.streams:
                 await ensure_stream(self.js, stream)
         if self.db is not None and self.js is not None and spec.uses_outbox:
-            self.relay = OutboxRelay(self.db, self.js)
+            self.relay = OutboxRelay(self.db, self.js, service=spec.name)
             self.spawn(self.relay.run(), "outbox-relay")
         for worker in spec.workers:
             self.spawn(worker(self), getattr(worker, "__name__", "worker"))

@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import telemetry
@@ -159,6 +160,13 @@ async def test_relay_crash_mid_batch_and_redelivery_yield_exactly_once(
     assert dropped, "the test must actually drop some acks"
     assert sorted(m for m, _ in seen) == sorted(ids)
     assert sorted(n for _, n in seen) == list(range(300))
+    consumed = {
+        outcome: REGISTRY.get_sample_value(
+            "messaging_consumed_messages_total", {"consumer": "effects", "outcome": outcome}
+        )
+        for outcome in ("processed", "duplicate")
+    }
+    assert consumed == {"processed": 300, "duplicate": len(dropped)}
     assert await dead_lettered(js, "effects") == 0
 
 
@@ -285,3 +293,26 @@ async def test_consumer_span_is_child_of_the_publishing_request(
     assert consumer_span.parent.span_id == producer.context.span_id
     assert consumer_span.context.trace_id == request_ctx.trace_id
     assert consumer_span.attributes["messaging.system"] == "nats"
+
+
+async def test_relay_reports_backlog_and_published_counts(db: Database, nc: Client) -> None:
+    js = nc.jetstream()
+    spec = unique_stream()
+    await ensure_stream(js, spec)
+    await write_events(db, spec.subjects[0].replace(">", "counted"), 5)
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    relay = OutboxRelay(db, js, service=service, metrics_interval=0.05)
+
+    def sample(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"service": service})
+
+    task = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(10):
+            while sample("outbox_published_events_total") != 5 or sample("outbox_backlog_events"):
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sample("outbox_oldest_event_age_seconds") == 0

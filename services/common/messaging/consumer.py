@@ -9,11 +9,11 @@ running the handler again. After `max_deliver` failed attempts the message is co
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -26,6 +26,7 @@ from services.common import jsonutil, telemetry
 from services.common.database import Database
 from services.common.logging import get_logger
 from services.common.messaging.connection import DEAD_LETTER_PREFIX
+from services.common.messaging.metrics import CONSUMED, CONSUMER_PENDING
 from services.common.messaging.tables import inbox
 from services.common.tasks import raise_if_cancelling
 
@@ -70,7 +71,9 @@ class Consumer:
         ack_wait_s: float = 30.0,
         batch: int = 50,
         retry_delay_s: float = 1.0,
+        metrics_interval_s: float = 5.0,
     ) -> None:
+        self.metrics_interval_s = metrics_interval_s
         self.db = db
         self.js = js
         self.stream = stream
@@ -100,10 +103,17 @@ class Consumer:
     async def run(self) -> None:
         """Consume until cancelled; survives broker and database outages."""
         sub: JetStreamContext.PullSubscription | None = None
+        next_report = 0.0
         while True:
             try:
                 if sub is None:
                     sub = await self.subscribe()
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + self.metrics_interval_s
+                    info = await self.js.consumer_info(self.stream, self.durable)
+                    CONSUMER_PENDING.labels(self.durable).set(
+                        info.num_pending + info.num_ack_pending
+                    )
                 try:
                     messages = await sub.fetch(self.batch, timeout=1.0)
                 except (TimeoutError, NatsTimeoutError):
@@ -144,7 +154,8 @@ class Consumer:
         ) as span:
             try:
                 async with self.db.transaction() as session:
-                    if await record_in_inbox(session, self.durable, message_id):
+                    first_time = await record_in_inbox(session, self.durable, message_id)
+                    if first_time:
                         await self.handler(session, event)
                     else:
                         span.set_attribute("messaging.duplicate", True)
@@ -154,6 +165,7 @@ class Consumer:
                 await self._failed(msg, event, exc)
                 return
             await msg.ack_sync()
+            CONSUMED.labels(self.durable, "processed" if first_time else "duplicate").inc()
 
     async def _failed(self, msg: Msg, event: Event, exc: Exception) -> None:
         if event.delivered < self.max_deliver:
@@ -165,6 +177,7 @@ class Consumer:
                 error=str(exc),
             )
             await msg.nak(delay=self.retry_delay_s * event.delivered)
+            CONSUMED.labels(self.durable, "retried").inc()
             return
         log.error(
             "message dead-lettered",
@@ -184,10 +197,4 @@ class Consumer:
         )
         await self.js.publish(f"{DEAD_LETTER_PREFIX}.{self.durable}", msg.data, headers=headers)
         await msg.ack_sync()
-
-
-async def processed_count(session: AsyncSession, consumer: str) -> int:
-    result = await session.execute(
-        sa.select(sa.func.count()).select_from(inbox).where(inbox.c.consumer == consumer)
-    )
-    return int(result.scalar_one())
+        CONSUMED.labels(self.durable, "dead_lettered").inc()

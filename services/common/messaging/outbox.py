@@ -11,6 +11,7 @@ the consumer's inbox beyond the window, absorbs the repeat.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping
 from contextlib import suppress
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import jsonutil, telemetry
 from services.common.database import Database
 from services.common.logging import get_logger
+from services.common.messaging.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from services.common.messaging.tables import outbox
 from services.common.tasks import raise_if_cancelling
 
@@ -73,8 +75,12 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 0.2,
         publish_timeout: float = 5.0,
+        service: str = "unknown",
+        metrics_interval: float = 5.0,
     ) -> None:
         self.db = db
+        self.service = service
+        self.metrics_interval = metrics_interval
         self.publisher = publisher
         self.batch_size = batch_size
         self.poll_interval = poll_interval
@@ -108,6 +114,7 @@ class OutboxRelay:
             for result in results:
                 if isinstance(result, BaseException):
                     raise result
+            OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
             await session.execute(
                 sa.update(outbox)
                 .where(outbox.c.id.in_([r.id for r in rows]))
@@ -168,8 +175,14 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish until cancelled; errors (database or broker down) back off and retry."""
         delay = self.poll_interval
+        next_report = 0.0
         while True:
             try:
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + self.metrics_interval
+                    count, age = await self.backlog()
+                    OUTBOX_BACKLOG.labels(self.service).set(count)
+                    OUTBOX_OLDEST_AGE.labels(self.service).set(age)
                 published = await self.publish_batch()
                 delay = self.poll_interval
             except asyncio.CancelledError:
