@@ -27,7 +27,8 @@ def import_all_services() -> None:
 def registered() -> dict[str, tuple[str, frozenset[str]]]:
     import_all_services()
     found = {}
-    for collector in list(REGISTRY._collector_to_names):  # noqa: SLF001 - enumerate collectors
+    # The registry has no public list of its collectors.
+    for collector in list(REGISTRY._collector_to_names):
         for family in collector.describe() if hasattr(collector, "describe") else []:
             if family.name.startswith(FOREIGN_PREFIXES):
                 continue
