@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.common.service import ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
+from services.hmrc_sandbox import hmrc_errors
+from services.hmrc_sandbox.gateway import error_response
+from services.hmrc_sandbox.routes import control, fraud, oauth, test_users, vat
+from services.hmrc_sandbox.sandbox import Sandbox
 from services.hmrc_sandbox.settings import HmrcSandboxSettings
 
 SPEC = ServiceSpec(
@@ -16,10 +27,44 @@ SPEC = ServiceSpec(
         "fraud prevention header validation."
     ),
     settings_cls=HmrcSandboxSettings,
+    routers=(oauth.router, test_users.router, vat.router, fraud.router, control.router),
     uses_nats=False,
     uses_outbox=False,
 )
 
+# The platform's own paths keep problem+json; everything else is HMRC's.
+_PLATFORM_PATHS = ("/control", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return build_app(SPEC, settings or load_settings(HmrcSandboxSettings))
+    settings = settings or load_settings(HmrcSandboxSettings)
+    assert isinstance(settings, HmrcSandboxSettings)
+    app = build_app(SPEC, settings)
+    sandbox = Sandbox(settings)
+    app.state.sandbox = sandbox
+    # Play does not redirect `/returns/` to `/returns`; it answers 404 like any unknown path.
+    app.router.redirect_slashes = False
+
+    # Load the persisted state once the database is connected, before the first request.
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with started(application):
+            await sandbox.start(application.state.runtime.database())
+            yield
+
+    app.router.lifespan_context = lifespan
+
+    platform_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith(_PLATFORM_PATHS):
+            answer = platform_handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        # Play answers an unknown route, or a known one with another method, with a 404.
+        return error_response(hmrc_errors.MATCHING_RESOURCE_NOT_FOUND, sandbox.ids.uuid())
+
+    app.add_exception_handler(StarletteHTTPException, not_found)
+
+    return app

@@ -1,4 +1,8 @@
-"""Baseline: a key-value table for the simulator's persisted state.
+"""Baseline: the simulator's persisted state, one JSON document per record.
+
+Applications, test users, grants, tokens, authorisation codes, stored returns and the
+control configuration are kept as (kind, key) -> document; the simulator serves from memory
+and writes every change through (docs/decisions/0002-hmrc-simulator-state.md).
 
 Revision ID: 0001
 Revises:
@@ -17,6 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "simulator_state",
+        sa.Column("kind", sa.Text, primary_key=True),
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("value", JSONB, nullable=False),
         sa.Column(

@@ -1,0 +1,1 @@
+"""Thin routers: each hands the request to the gateway with its endpoint and operation."""
