@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from services.auth.bootstrap import provision
+from services.auth.context import AuthContext
+from services.auth.hashing import SecretHasher
+from services.auth.hmrc_oauth import HmrcOAuthClient
+from services.auth.keymaterial import load_key_material
+from services.auth.routes import admin, hmrc_connections, internal, sign_in
 from services.auth.settings import AuthSettings
+from services.auth.tokens import TokenIssuer
 from services.common.messaging import streams
+from services.common.security.jwt_verify import StaticKeySource, TokenVerifier
 from services.common.service import ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 
@@ -14,9 +25,42 @@ SPEC = ServiceSpec(
     title="MTD VAT auth",
     description="Tenants, API clients, users with MFA, JWT signing keys and HMRC connections.",
     settings_cls=AuthSettings,
+    routers=(sign_in.router, admin.router, hmrc_connections.router, internal.router),
     streams=(streams.AUDIT, streams.DEAD_LETTER),
 )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return build_app(SPEC, settings or load_settings(AuthSettings))
+    settings = settings or load_settings(AuthSettings)
+    assert isinstance(settings, AuthSettings)
+    keys = load_key_material(settings)
+    ctx = AuthContext(
+        settings=settings,
+        keys=keys,
+        hasher=SecretHasher(settings),
+        issuer=TokenIssuer(settings, keys.signing),
+        hmrc=HmrcOAuthClient(settings),
+    )
+    app = build_app(SPEC, settings)
+    app.state.auth = ctx
+    # The service verifies its own tokens with its own keys; other services use the JWKS.
+    app.state.token_verifier = TokenVerifier(
+        StaticKeySource(keys.signing.public_keys),
+        issuer=settings.issuer,
+        audience=settings.audience,
+    )
+    common_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with common_lifespan(app_):
+            ctx.attach(app_.state.runtime.database())
+            # Provisioned before the port opens, so `ready` means the bootstrap client works.
+            await provision(ctx)
+            try:
+                yield
+            finally:
+                await ctx.hmrc.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,3 +1,4 @@
+from services.auth.models import AuthBase
 from services.common.migrations import run_env
 
-run_env(None)
+run_env(AuthBase.metadata)

@@ -1,0 +1,165 @@
+"""Users: people who sign in with a password and a TOTP second factor."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from services.auth import audit, fraud
+from services.auth.context import AuthContext
+from services.auth.models import User
+from services.auth.rbac import check_assignable
+from services.common.errors import ProblemError
+from services.common.security.jwt_verify import Principal
+
+MIN_PASSWORD_LENGTH = 12
+# A token that only lets a signed-in user enrol a second factor, nothing else.
+ENROLMENT_SCOPE = "mfa:enrol"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_strength(password: str, email: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ProblemError(
+            422, "WEAK_PASSWORD", f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
+        )
+    if normalise_email(email).split("@")[0] in password.lower():
+        raise ProblemError(422, "WEAK_PASSWORD", "The password must not contain the email name.")
+
+
+async def create_user(
+    ctx: AuthContext,
+    actor: Principal,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    name: str,
+    roles: list[str],
+    password: str,
+) -> User:
+    roles = check_assignable(roles, platform=False)
+    check_password_strength(password, email)
+    user = User(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        email=normalise_email(email),
+        name=name,
+        roles=roles,
+        password_hash=await ctx.hasher.hash(password),
+    )
+    try:
+        async with ctx.db.transaction() as session:
+            session.add(user)
+            await session.flush()
+            await audit.record(
+                session,
+                "user_created",
+                actor=actor,
+                tenant_id=tenant_id,
+                target_type="user",
+                target_id=user.id,
+                details={"roles": roles},
+            )
+    except IntegrityError:
+        raise ProblemError(409, "USER_EXISTS", "A user with this email exists.") from None
+    return user
+
+
+async def get_user(ctx: AuthContext, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -> User:
+    async with ctx.db.sessions() as session:
+        user = await session.get(User, user_id)
+    if user is None or (tenant_id is not None and user.tenant_id != tenant_id):
+        raise ProblemError(404, "USER_NOT_FOUND", f"No user {user_id} in this tenant.")
+    return user
+
+
+async def list_users(ctx: AuthContext, tenant_id: uuid.UUID) -> list[User]:
+    async with ctx.db.sessions() as session:
+        rows = await session.scalars(
+            sa.select(User).where(User.tenant_id == tenant_id).order_by(User.email)
+        )
+        return list(rows)
+
+
+async def set_roles(
+    ctx: AuthContext,
+    actor: Principal,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    roles: list[str],
+) -> User:
+    roles = check_assignable(roles, platform=False)
+    await get_user(ctx, user_id, tenant_id)
+    async with ctx.db.transaction() as session:
+        user = await session.get(User, user_id, with_for_update=True)
+        assert user is not None
+        before = list(user.roles)
+        user.roles = roles
+        await audit.record(
+            session,
+            "role_changed",
+            actor=actor,
+            tenant_id=tenant_id,
+            target_type="user",
+            target_id=user_id,
+            details={"before": before, "after": roles},
+        )
+    return user
+
+
+async def check_password(ctx: AuthContext, email: str, password: str) -> User:
+    """The user with this email and password; throttled per email (known or not)."""
+    email = normalise_email(email)
+    key = f"password:{email}"
+    had_failures = await ctx.throttle.ensure_open(key)
+    async with ctx.db.sessions() as session:
+        user = await session.scalar(sa.select(User).where(User.email == email))
+    ok = await ctx.hasher.verify(user.password_hash if user else None, password)
+    if not ok or user is None or user.disabled:
+        await ctx.throttle.failure(key)
+        raise ProblemError(401, "INVALID_CREDENTIALS", "Wrong email or password.")
+    await ctx.throttle.success(key, had_failures)
+    return user
+
+
+def enrolment_token(ctx: AuthContext, user: User) -> str:
+    """Password only: good for enrolling a second factor and nothing else."""
+    return ctx.issuer.issue(
+        subject=str(user.id),
+        kind="user",
+        tenant_id=user.tenant_id,
+        roles=[],
+        scopes=[ENROLMENT_SCOPE],
+        extra={"amr": ["pwd"], "auth_time": int(datetime.now(UTC).timestamp())},
+    )
+
+
+def session_token(ctx: AuthContext, user: User, method: str, mfa_at: datetime) -> str:
+    """Password and second factor: the user's full roles."""
+    assert user.totp_enrolled_at is not None
+    facts = fraud.facts(
+        ctx.keys.identifiers,
+        user.id,
+        mfa_method=method,
+        mfa_at=mfa_at,
+        enrolled_at=user.totp_enrolled_at,
+    )
+    return ctx.issuer.issue(
+        subject=str(user.id),
+        kind="user",
+        tenant_id=user.tenant_id,
+        roles=list(user.roles),
+        extra={
+            "amr": ["pwd", "mfa", "otp" if method == "totp" else "rec"],
+            "auth_time": int(mfa_at.timestamp()),
+            "mfa_time": int(mfa_at.timestamp()),
+            "mfa": facts["multi_factor"],
+            "uid_hash": facts["user_id_hash"],
+        },
+    )

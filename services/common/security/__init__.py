@@ -1,0 +1,1 @@
+"""Security helpers shared by services: verifying the platform's access tokens."""
