@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.audit import ingest, retention
+from services.audit.context import AuditContext
+from services.audit.routes import router
 from services.audit.settings import AuditSettings
 from services.common.messaging import streams
-from services.common.service import ServiceSpec, build_app
+from services.common.security.jwt_verify import JwksKeySource, TokenVerifier
+from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
+
+
+async def ingest_events(runtime: Runtime) -> None:
+    await ingest.AuditIngest(AuditContext.of(runtime), runtime.jetstream()).run()
+
+
+async def apply_retention(runtime: Runtime) -> None:
+    await retention.run(AuditContext.of(runtime))
+
 
 SPEC = ServiceSpec(
     name="audit",
@@ -16,9 +29,21 @@ SPEC = ServiceSpec(
         "Append-only, hash-chained audit log of every HMRC exchange and privileged action."
     ),
     settings_cls=AuditSettings,
+    routers=(router,),
+    # The service publishes nothing; it only consumes `audit.>`.
+    uses_outbox=False,
     streams=(streams.AUDIT, streams.DEAD_LETTER),
+    workers=(ingest_events, apply_retention),
 )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return build_app(SPEC, settings or load_settings(AuditSettings))
+    settings = settings or load_settings(AuditSettings)
+    assert isinstance(settings, AuditSettings)
+    app = build_app(SPEC, settings)
+    app.state.token_verifier = TokenVerifier(
+        JwksKeySource(settings.jwks()),
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+    )
+    return app

@@ -2,10 +2,94 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
 
+# Development only: a fixed key so a local stack can read its own records after a restart.
+# Anywhere else the service refuses to start without a real one.
+DEVELOPMENT_KEK = base64.b64encode(b"mtd-audit-development-only-kek!!").decode()
+
+
+def decode_key(value: str) -> bytes:
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64") from None
+    if len(key) != 32:
+        raise ValueError("must be 32 bytes, base64-encoded")
+    return key
+
 
 class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUDIT_")
+
+    # Access tokens: the auth service's JWKS, issuer and audience.
+    jwks_url: str | None = None
+    token_issuer: str = "mtd-vat-auth"  # noqa: S105 - a name, not a secret
+    token_audience: str = "mtd-vat"  # noqa: S105 - a name, not a secret
+
+    # The non-owner role every transaction switches to (INSERT/SELECT only on the log).
+    # Empty means "use the login role as it is" (when the login role already is that role).
+    db_role: str = Field(default="mtd_audit_app", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+
+    # Key-encryption key (base64, 32 bytes) that wraps the per-subject data keys.
+    key_encryption_key: SecretStr | None = None
+
+    # Ingest: one durable pull consumer; appends are batched in one transaction each.
+    ingest_durable: str = "audit-ingest"
+    ingest_batch_size: int = Field(default=500, ge=1, le=5000)
+    ingest_max_deliver: int = Field(default=10, ge=2)
+    ingest_ack_wait_s: float = Field(default=30.0, gt=0)
+    ingest_retry_delay_s: float = Field(default=1.0, gt=0)
+    lag_sample_interval_s: float = Field(default=5.0, gt=0)
+
+    # Retention per record class, in days. VAT records (returns, receipts, the submission
+    # exchanges and state changes) are kept six years; raw HMRC bodies much less.
+    retention_vat_record_days: int = Field(default=6 * 366, ge=1)
+    retention_hmrc_exchange_days: int = Field(default=2 * 366, ge=1)
+    retention_privileged_action_days: int = Field(default=3 * 366, ge=1)
+    retention_raw_body_days: int = Field(default=90, ge=1)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
+    # Page sizes and the chunk `verify` reads at a time.
+    max_page_size: int = Field(default=500, ge=1)
+    verify_chunk: int = Field(default=5000, ge=100)
+
+    @model_validator(mode="after")
+    def _required_outside_development(self) -> AuditSettings:
+        if self.environment == "development":
+            return self
+        if self.key_encryption_key is None:
+            raise ValueError("AUDIT_KEY_ENCRYPTION_KEY is required outside development")
+        if self.jwks_url is None:
+            raise ValueError("AUDIT_JWKS_URL is required outside development")
+        return self
+
+    @model_validator(mode="after")
+    def _key_is_well_formed(self) -> AuditSettings:
+        if self.key_encryption_key is not None:
+            try:
+                decode_key(self.key_encryption_key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"AUDIT_KEY_ENCRYPTION_KEY {exc}") from None
+        return self
+
+    def kek(self) -> bytes:
+        value = self.key_encryption_key
+        return decode_key(value.get_secret_value() if value else DEVELOPMENT_KEK)
+
+    def jwks(self) -> str:
+        # The local stack's auth service; the launcher passes the real one.
+        return self.jwks_url or "http://127.0.0.1:8000/v1/auth/jwks.json"
+
+    def retention_days(self) -> dict[str, int]:
+        return {
+            "vat_record": self.retention_vat_record_days,
+            "hmrc_exchange": self.retention_hmrc_exchange_days,
+            "privileged_action": self.retention_privileged_action_days,
+        }

@@ -1,3 +1,4 @@
+from services.audit.models import AuditBase
 from services.common.migrations import run_env
 
-run_env(None)
+run_env(AuditBase.metadata)
