@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from services.common.messaging import streams
-from services.common.service import ServiceSpec, build_app
+from services.common.security.jwt_verify import JwksKeySource, TokenVerifier
+from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
+from services.hmrc_gateway import routes
+from services.hmrc_gateway.auth_client import TokenSource
+from services.hmrc_gateway.core import Gateway
+from services.hmrc_gateway.fraud_validation import Validator, required_headers
 from services.hmrc_gateway.settings import HmrcGatewaySettings
 
 SPEC = ServiceSpec(
@@ -17,9 +26,46 @@ SPEC = ServiceSpec(
         "safe retries, circuit breaker."
     ),
     settings_cls=HmrcGatewaySettings,
+    routers=(routes.router,),
     streams=(streams.AUDIT, streams.DEAD_LETTER),
 )
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return build_app(SPEC, settings or load_settings(HmrcGatewaySettings))
+def create_app(
+    settings: ServiceSettings | None = None,
+    *,
+    validator: Validator = required_headers,
+    tokens: TokenSource | None = None,
+) -> FastAPI:
+    settings = settings or load_settings(HmrcGatewaySettings)
+    assert isinstance(settings, HmrcGatewaySettings)
+    gateway = Gateway(settings, validator=validator, tokens=tokens)
+
+    # The governor's two loops run on every replica; only one holds the dispatcher role.
+    async def governor_listener(_: Runtime) -> None:
+        await gateway.governor.listen_forever()
+
+    async def governor_dispatcher(_: Runtime) -> None:
+        await gateway.governor.dispatch_forever()
+
+    spec = dataclasses.replace(SPEC, workers=(governor_listener, governor_dispatcher))
+    app = build_app(spec, settings)
+    app.state.gateway = gateway
+    app.state.token_verifier = TokenVerifier(
+        JwksKeySource(f"{settings.auth_url.rstrip('/')}/v1/auth/jwks.json"),
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+    )
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with started(application):
+            await gateway.start(application.state.runtime)
+            try:
+                yield
+            finally:
+                await gateway.stop()
+
+    app.router.lifespan_context = lifespan
+    return app
