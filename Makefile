@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help install up down status logs migrate test lint typecheck check clean
@@ -19,6 +21,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the platform with dev and local extras
 
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Chromium for the browser tests (apt-get) …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "the browser tests need Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
 up: $(STAMP) ## start PostgreSQL, NATS and all six services; print their URLs
 	@$(PY) -m services.stack up
 
@@ -34,7 +44,7 @@ logs: $(STAMP) ## last lines of every service's log (make logs SERVICE=auth)
 migrate: $(STAMP) ## create the per-service databases and migrate them to head
 	@$(PY) -m services.stack migrate
 
-test: $(STAMP) ## run the test suite against real PostgreSQL and NATS (embedded unless given)
+test: $(STAMP) $(CHROMIUM) ## run the test suite against real PostgreSQL and NATS (embedded unless given)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: no tests were collected" >&2; exit 1; fi; exit $$rc
 

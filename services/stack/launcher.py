@@ -39,6 +39,8 @@ class App:
     url_key: str
 
 
+GATEWAY_CLIENT_ID = "hmrc-gateway"
+
 APPS = (
     App("hmrc_sandbox", "HMRC_SANDBOX_", "HMRC_SANDBOX_URL"),
     App("audit", "AUDIT_", "AUDIT_URL"),
@@ -87,10 +89,11 @@ class Stack:
             return self.nats().running()
         return self.app_pid(key) is not None
 
-    def _secret(self, key: str, factory: Any) -> str:
+    def _secret(self, key: str, value: str | None = None) -> str:
+        """A local credential, generated once (random unless `value`) and kept."""
         values: dict[str, str] = self.state.setdefault("secrets", {})
         if key not in values:
-            values[key] = factory()
+            values[key] = value or secrets.token_urlsafe(32)
         return values[key]
 
     def postgres(self) -> EmbeddedPostgres:
@@ -142,8 +145,11 @@ class Stack:
         self.state["nats_url"] = nats_url
         for app in APPS:
             self._port(app.name)
-        hmrc_client_id = self._secret("hmrc_client_id", lambda: "mtd-local-" + secrets.token_hex(6))
-        hmrc_client_secret = self._secret("hmrc_client_secret", lambda: secrets.token_urlsafe(24))
+        hmrc_client_id = self._secret("hmrc_client_id", "mtd-local-" + secrets.token_hex(6))
+        hmrc_client_secret = self._secret("hmrc_client_secret")
+        bootstrap_id = self._secret("bootstrap_client_id", "mtd-bootstrap")
+        bootstrap_secret = self._secret("bootstrap_client_secret")
+        gateway_secret = self._secret("gateway_client_secret")
         self._save()
 
         say("migrate   creating databases and running migrations …")
@@ -154,13 +160,26 @@ class Stack:
             "NATS_URL": nats_url,
             "HOST": "127.0.0.1",
         }
+        jwks_url = self.app_url("auth") + "/v1/auth/jwks.json"
         extra = {
             "auth": {
                 "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
                 "HMRC_CLIENT_ID": hmrc_client_id,
                 "HMRC_CLIENT_SECRET": hmrc_client_secret,
+                # A platform-admin client so scripts can create tenants from nothing.
+                "BOOTSTRAP_CLIENT_ID": bootstrap_id,
+                "BOOTSTRAP_CLIENT_SECRET": bootstrap_secret,
+                "GATEWAY_CLIENT_ID": GATEWAY_CLIENT_ID,
+                "GATEWAY_CLIENT_SECRET": gateway_secret,
+                "DEV_SECRETS_DIR": str(self.root / "auth"),
             },
-            "hmrc_gateway": {"HMRC_BASE_URL": self.app_url("hmrc_sandbox")},
+            "hmrc_gateway": {
+                "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
+                "AUTH_URL": self.app_url("auth"),
+                "CLIENT_ID": GATEWAY_CLIENT_ID,
+                "CLIENT_SECRET": gateway_secret,
+            },
+            "audit": {"JWKS_URL": jwks_url},
             # The simulator knows the platform's application and lets tests steer it.
             "hmrc_sandbox": {
                 "CLIENT_ID": hmrc_client_id,
@@ -177,7 +196,16 @@ class Stack:
             env.update(extra.get(app.name, {}))
             self._spawn(app, env)
         self._wait_ready(timeout)
-        urls = self.write_env(database_url, nats_url, hmrc_client_id, hmrc_client_secret)
+        urls = self.write_env(
+            database_url,
+            nats_url,
+            {
+                "HMRC_CLIENT_ID": hmrc_client_id,
+                "HMRC_CLIENT_SECRET": hmrc_client_secret,
+                "BOOTSTRAP_CLIENT_ID": bootstrap_id,
+                "BOOTSTRAP_CLIENT_SECRET": bootstrap_secret,
+            },
+        )
         self.print_table(urls)
         say(f"ready in {time.monotonic() - started:.1f}s; settings in {self.root / 'stack.env'}")
         return urls
@@ -231,16 +259,10 @@ class Stack:
         raise SystemExit(f"{name} exited during start-up:\n  " + "\n  ".join(tail))
 
     def write_env(
-        self, database_url: str, nats_url: str, hmrc_client_id: str, hmrc_client_secret: str
+        self, database_url: str, nats_url: str, credentials: dict[str, str]
     ) -> dict[str, str]:
         urls = {app.url_key: self.app_url(app.name) for app in APPS}
-        values = {
-            **urls,
-            "DATABASE_URL": database_url,
-            "NATS_URL": nats_url,
-            "HMRC_CLIENT_ID": hmrc_client_id,
-            "HMRC_CLIENT_SECRET": hmrc_client_secret,
-        }
+        values = {**urls, "DATABASE_URL": database_url, "NATS_URL": nats_url, **credentials}
         env_file = self.root / "stack.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         env_file.chmod(0o600)

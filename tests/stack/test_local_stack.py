@@ -63,6 +63,8 @@ def test_up_starts_six_ready_services_and_writes_the_contract(stack_root: Path) 
         "NATS_URL",
         "HMRC_CLIENT_ID",
         "HMRC_CLIENT_SECRET",
+        "BOOTSTRAP_CLIENT_ID",
+        "BOOTSTRAP_CLIENT_SECRET",
     ):
         assert env.get(key), f"{key} missing from stack.env"
     for app in APPS:
@@ -71,6 +73,18 @@ def test_up_starts_six_ready_services_and_writes_the_contract(stack_root: Path) 
         checks = response.json()["checks"]
         assert checks["database"] == "ok"
         assert ("nats" in checks) == (app.name != "hmrc_sandbox")
+    # The bootstrap client can sign in, so a script can build a tenant from nothing.
+    token = httpx.post(
+        f"{env['AUTH_URL']}/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": env["BOOTSTRAP_CLIENT_ID"],
+            "client_secret": env["BOOTSTRAP_CLIENT_SECRET"],
+        },
+        timeout=10,
+    )
+    assert token.status_code == 200, token.text
+    assert token.json()["token_type"].lower() == "bearer"
     # None of them is the machine's own PostgreSQL or NATS.
     assert ":5432/" not in env["DATABASE_URL"]
     assert not env["NATS_URL"].endswith(":4222")

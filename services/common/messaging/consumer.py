@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,12 @@ async def record_in_inbox(session: AsyncSession, consumer: str, message_id: str)
         .returning(inbox.c.message_id)
     )
     return result.first() is not None
+
+
+async def _quietly_unsubscribe(sub: JetStreamContext.PullSubscription | None) -> None:
+    if sub is not None:
+        with suppress(Exception):
+            await sub.unsubscribe()
 
 
 class Consumer:
@@ -105,6 +112,8 @@ class Consumer:
         sub: JetStreamContext.PullSubscription | None = None
         next_report = 0.0
         while True:
+            # Python 3.11's wait_for (inside the client) can swallow a cancellation.
+            raise_if_cancelling()
             try:
                 if sub is None:
                     sub = await self.subscribe()
@@ -118,15 +127,22 @@ class Consumer:
                     messages = await sub.fetch(self.batch, timeout=1.0)
                 except (TimeoutError, NatsTimeoutError):
                     continue
-                for msg in messages:
-                    await self.process(msg)
+                await self.process_batch(messages)
             except asyncio.CancelledError:
+                await _quietly_unsubscribe(sub)
                 raise
             except Exception as exc:
                 raise_if_cancelling()
                 log.warning("consumer loop failed; retrying", durable=self.durable, error=str(exc))
+                # A dropped subscription left behind would hold up closing the connection.
+                await _quietly_unsubscribe(sub)
                 sub = None
                 await asyncio.sleep(self.retry_delay_s)
+
+    async def process_batch(self, messages: list[Msg]) -> None:
+        """One fetched batch; each message in its own transaction unless overridden."""
+        for msg in messages:
+            await self.process(msg)
 
     async def process(self, msg: Msg) -> None:
         headers = dict(msg.headers or {})
