@@ -15,7 +15,7 @@ from services.common.settings import ServiceSettings, load_settings
 from services.hmrc_gateway import routes
 from services.hmrc_gateway.auth_client import TokenSource
 from services.hmrc_gateway.core import Gateway
-from services.hmrc_gateway.fraud_validation import Validator, required_headers
+from services.hmrc_gateway.fraud_validation import Validator, spec_rules
 from services.hmrc_gateway.settings import HmrcGatewaySettings
 
 SPEC = ServiceSpec(
@@ -34,7 +34,7 @@ SPEC = ServiceSpec(
 def create_app(
     settings: ServiceSettings | None = None,
     *,
-    validator: Validator = required_headers,
+    validator: Validator = spec_rules,
     tokens: TokenSource | None = None,
 ) -> FastAPI:
     settings = settings or load_settings(HmrcGatewaySettings)

@@ -21,7 +21,7 @@ from services.hmrc_gateway.fraud_validation import (
     ValidationResult,
     Validator,
     enforce,
-    required_headers,
+    spec_rules,
 )
 from services.hmrc_gateway.governor import Governor, Priority
 from services.hmrc_gateway.hmrc_client import GROUPS, HmrcClient
@@ -41,7 +41,7 @@ class Gateway:
         self,
         settings: HmrcGatewaySettings,
         *,
-        validator: Validator = required_headers,
+        validator: Validator = spec_rules,
         tokens: TokenSource | None = None,
     ) -> None:
         self.settings = settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.hmrc_gateway import contracts
+from services.common import hmrc_contracts as contracts
 
 
 @dataclass(frozen=True)

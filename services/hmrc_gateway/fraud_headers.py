@@ -17,7 +17,7 @@ from decimal import Decimal
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from urllib.parse import quote
 
-from services.hmrc_gateway import contracts
+from services.common import hmrc_contracts as contracts
 from services.hmrc_gateway.device_data import DeviceData
 
 SPEC = contracts.load(contracts.FRAUD_PREVENTION)

@@ -1,20 +1,19 @@
 """Checking the fraud prevention headers before HMRC sees them, and what to do about the
 answer: strict refuses to call HMRC with errors, advisory calls and records.
 
-The rules live in one validator shared with the simulator (HMRC's v3.3 specification);
-this module only needs a function `(connection method, headers) -> ValidationResult`.
-Until it is wired in, `required_headers` checks what the specification's lists alone can
-tell: every required header present and not empty.
+The rules (HMRC's v3.3 specification) live in `services.common.fraud_prevention`, shared
+with the simulator's validation endpoint; this module applies the gateway's policy to them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from services.common import fraud_prevention
 from services.common.errors import ProblemError
-from services.hmrc_gateway.fraud_headers import REQUIRED
 
 Result = Literal["valid", "valid_with_warnings", "invalid"]
 
@@ -37,24 +36,12 @@ class ValidationResult:
 Validator = Callable[[str, Mapping[str, str]], ValidationResult]
 
 
-def required_headers(method: str, headers: Mapping[str, str]) -> ValidationResult:
-    given = {k.lower(): v for k, v in headers.items()}
-    errors = []
-    for name in REQUIRED.get(method, []):
-        value = given.get(name.lower())
-        if value is None:
-            errors.append(
-                {"code": "MISSING_HEADER", "message": "Header required", "headers": [name.lower()]}
-            )
-        elif not value.strip():
-            errors.append(
-                {
-                    "code": "EMPTY_HEADER",
-                    "message": "Value must not be empty",
-                    "headers": [name.lower()],
-                }
-            )
-    return ValidationResult.of(errors, [])
+def spec_rules(method: str, headers: Mapping[str, str]) -> ValidationResult:
+    """HMRC's v3.3 rules (the same validator the simulator's validation endpoint uses)."""
+    report = fraud_prevention.validate(dict(headers), datetime.now(UTC))
+    return ValidationResult.of(
+        [f.as_json() for f in report.errors], [f.as_json() for f in report.warnings]
+    )
 
 
 Mode = Literal["strict", "advisory"]

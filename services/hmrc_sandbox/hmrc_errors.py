@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.hmrc_sandbox import contracts
+from services.common import hmrc_contracts as contracts
 
 Body = dict[str, Any]
 

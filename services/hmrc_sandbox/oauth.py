@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from services.hmrc_sandbox import contracts
+from services.common import hmrc_contracts as contracts
 from services.hmrc_sandbox.obligations import add_months
 from services.hmrc_sandbox.records import Application, AuthCode, Grant, TestUser, Token, digest
 from services.hmrc_sandbox.sandbox import Sandbox

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.hmrc_sandbox import contracts
+from services.common import hmrc_contracts as contracts
 from services.hmrc_sandbox import hmrc_errors as E
 from services.hmrc_sandbox.hmrc_errors import Rejected
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.hmrc_sandbox import contracts
+from services.common import hmrc_contracts as contracts
 from services.hmrc_sandbox.clock import Ids
 from services.hmrc_sandbox.hmrc_errors import HmrcError, Rejected
 from services.hmrc_sandbox.obligations import add_months, period_start

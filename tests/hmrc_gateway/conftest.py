@@ -16,9 +16,7 @@ import pytest
 
 from services.auth.app import create_app as create_auth_app
 from services.hmrc_gateway.app import create_app
-from services.hmrc_gateway.fraud_validation import ValidationResult
 from services.hmrc_gateway.settings import HmrcGatewaySettings
-from services.hmrc_sandbox import fraud_headers as simulator_rules
 from services.hmrc_sandbox.app import create_app as create_sandbox_app
 from services.hmrc_sandbox.settings import HmrcSandboxSettings
 from tests.auth.conftest import GATEWAY_ID, make_settings
@@ -126,16 +124,6 @@ class SimulatorTokens:
         return None
 
 
-def simulator_validator(method: str, headers: Any) -> ValidationResult:
-    """The simulator's v3.3 rules behind the gateway's validator interface."""
-    from datetime import UTC, datetime
-
-    report = simulator_rules.validate(dict(headers), datetime.now(UTC))
-    return ValidationResult.of(
-        [f.as_json() for f in report.errors], [f.as_json() for f in report.warnings]
-    )
-
-
 @pytest.fixture
 async def simulator(pg_url: str) -> AsyncIterator[Simulator]:
     secret = secrets.token_urlsafe(16)
@@ -228,7 +216,7 @@ async def gateway(
 ) -> AsyncIterator[Gateway]:
     tokens = SimulatorTokens(simulator)
     settings = gateway_settings(gateway_db, nats_url, simulator.url, auth.url)
-    app = create_app(settings, validator=simulator_validator, tokens=tokens)
+    app = create_app(settings, tokens=tokens)
     token = await auth.service_token()
     async with (
         serve(app) as url,

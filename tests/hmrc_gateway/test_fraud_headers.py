@@ -22,8 +22,9 @@ from services.hmrc_gateway.fraud_headers import (
     build,
     client_address,
 )
+from services.hmrc_gateway.fraud_validation import spec_rules
 from tests.hmrc_gateway import devices
-from tests.hmrc_gateway.conftest import ACCEPT, VENDOR_IP, Simulator, simulator_validator
+from tests.hmrc_gateway.conftest import ACCEPT, VENDOR_IP, Simulator
 
 VENDOR = Vendor.configure(
     VENDOR_IP, "MTD VAT Platform", "mtd-vat-gateway", "1.0.0", ["127.0.0.1/32"]
@@ -160,7 +161,7 @@ def test_any_accepted_device_data_gives_well_formed_headers(raw: dict[str, Any])
     if "Gov-Client-Browser-JS-User-Agent" in headers:
         assert again.browser_js_user_agent == device.browser_js_user_agent
     # The simulator's rules (the shared validator) find no encoding error in any of it.
-    report = simulator_validator(device.connection_method, headers)
+    report = spec_rules(device.connection_method, headers)
     # Missing data is the validator's business (strict mode refuses it), not the encoder's.
     missing_version = not device.vendor_version
     bad = [

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.hmrc_sandbox import fraud_headers
+from services.common import fraud_prevention as fraud_headers
 from services.hmrc_sandbox.gateway import Answer, Call, Endpoint, handle
 from services.hmrc_sandbox.hmrc_errors import HmrcError, Rejected
 

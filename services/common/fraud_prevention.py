@@ -1,5 +1,8 @@
 """Fraud prevention headers checked against HMRC's specification v3.3, per connection method.
 
+One validator for the platform: the gateway checks every request with it before calling
+HMRC, and the simulator answers HMRC's Test Fraud Prevention Headers API with it.
+
 The required headers per connection method, the allowed values and the formats come from
 `contracts/hmrc/fraud-prevention/fph-headers-v3.3.json`. HMRC's Test Fraud Prevention
 Headers API is not published as source; its answer shape (VALID_HEADERS /
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from services.hmrc_sandbox import contracts
+from services.common import hmrc_contracts as contracts
 
 SPEC: dict[str, Any] = contracts.load(contracts.FRAUD_PREVENTION)
 SPEC_VERSION: str = SPEC["specVersion"]
