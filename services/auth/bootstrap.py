@@ -2,8 +2,9 @@
 
 The bootstrap client (role platform_admin) lets a script create tenants, clients and users
 from nothing; it exists only in development unless explicitly allowed, so a cluster never
-grows an all-powerful credential by accident. The gateway client (role platform_service)
-is how the HMRC gateway asks for HMRC access tokens, in every environment.
+grows an all-powerful credential by accident. Service clients (role platform_service) are
+how the platform's own services call each other (the gateway asks auth for HMRC access
+tokens; obligations and submission call the gateway), in every environment.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ async def provision(ctx: AuthContext) -> None:
                 "bootstrap client ignored outside development",
                 hint="set AUTH_BOOTSTRAP_OUTSIDE_DEVELOPMENT=true to create it anyway",
             )
-    if settings.gateway_client_id and settings.gateway_client_secret:
+    for client_id, secret in settings.service_client_secrets().items():
         await ensure_client(
             ctx,
-            client_id=settings.gateway_client_id,
-            client_secret=settings.gateway_client_secret.get_secret_value(),
-            name="hmrc gateway",
+            client_id=client_id,
+            client_secret=secret,
+            name=f"platform service {client_id}",
             roles=[Role.PLATFORM_SERVICE.value],
         )

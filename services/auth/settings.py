@@ -67,9 +67,9 @@ class AuthSettings(ServiceSettings):
     bootstrap_client_id: str | None = None
     bootstrap_client_secret: SecretStr | None = None
     bootstrap_outside_development: bool = False
-    # The HMRC gateway's own API client (role platform_service), created on start when set.
-    gateway_client_id: str | None = None
-    gateway_client_secret: SecretStr | None = None
+    # The platform's own services' API clients (role platform_service), created on start:
+    # `client_id:secret` pairs separated by commas, e.g. the gateway, obligations, submission.
+    service_clients: SecretStr | None = None
 
     # Password and secret hashing (argon2id).
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -146,3 +146,15 @@ class AuthSettings(ServiceSettings):
 
     def authorize_url(self) -> str:
         return self.hmrc_authorize_url or self.hmrc_base_url.rstrip("/") + "/oauth/authorize"
+
+    def service_client_secrets(self) -> dict[str, str]:
+        """`service_clients` as {client_id: secret}."""
+        if self.service_clients is None:
+            return {}
+        pairs = {}
+        for item in self.service_clients.get_secret_value().split(","):
+            client_id, sep, secret = item.strip().partition(":")
+            if not sep or not client_id or not secret:
+                raise ValueError("AUTH_SERVICE_CLIENTS must be client_id:secret pairs")
+            pairs[client_id] = secret
+        return pairs

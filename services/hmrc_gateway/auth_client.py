@@ -4,14 +4,13 @@ API client (role platform_service) and reuses that token until shortly before it
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, Protocol
 
 import httpx
 
 from services.common.errors import ProblemError
 from services.common.logging import get_logger
+from services.common.security.service_token import ServiceToken, auth_unavailable
 
 log = get_logger(__name__)
 
@@ -22,63 +21,25 @@ class TokenSource(Protocol):
     async def fraud_facts(self, user_id: str) -> dict[str, Any] | None: ...
 
 
-def _unavailable(detail: str) -> ProblemError:
-    return ProblemError(503, "AUTH_UNAVAILABLE", detail, headers={"Retry-After": "5"})
-
-
 class AuthClient:
     def __init__(
         self, base_url: str, client_id: str, client_secret: str | None, timeout: float = 5.0
     ) -> None:
         self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._lock = asyncio.Lock()
+        self.service_token = ServiceToken(self.http, client_id, client_secret)
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def _service_token(self, *, renew: bool = False) -> str:
-        async with self._lock:
-            if not renew and self._token and time.monotonic() < self._token_expires:
-                return self._token
-            if self.client_secret is None:
-                raise _unavailable("The gateway has no client secret for the auth service.")
-            try:
-                r = await self.http.post(
-                    "/v1/auth/token",
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": self.client_id,
-                        "client_secret": self.client_secret,
-                    },
-                )
-            except httpx.HTTPError as exc:
-                raise _unavailable(
-                    f"The auth service is unreachable ({type(exc).__name__})."
-                ) from exc
-            if r.status_code != 200:
-                raise _unavailable(
-                    f"The auth service refused the gateway's sign-in ({r.status_code})."
-                )
-            doc = r.json()
-            self._token = str(doc["access_token"])
-            self._token_expires = time.monotonic() + max(
-                30.0, float(doc.get("expires_in", 300)) - 60
-            )
-            return self._token
-
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in (1, 2):
-            token = await self._service_token(renew=attempt == 2)
+            token = await self.service_token.get(renew=attempt == 2)
             try:
                 r = await self.http.request(
                     method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
                 )
             except httpx.HTTPError as exc:
-                raise _unavailable(
+                raise auth_unavailable(
                     f"The auth service is unreachable ({type(exc).__name__})."
                 ) from exc
             if r.status_code != 401:
@@ -101,7 +62,7 @@ class AuthClient:
                 str(body.get("detail") or "This VRN has no working HMRC connection."),
                 action="Ask the business to connect this VRN to HMRC.",
             )
-        raise _unavailable(f"The auth service could not give an HMRC token ({r.status_code}).")
+        raise auth_unavailable(f"The auth service could not give an HMRC token ({r.status_code}).")
 
     async def fraud_facts(self, user_id: str) -> dict[str, Any] | None:
         r = await self._call("GET", f"/internal/v1/users/{user_id}/fraud-facts")
@@ -110,4 +71,4 @@ class AuthClient:
             return doc
         if r.status_code in (404, 422):
             return None
-        raise _unavailable(f"The auth service could not give fraud facts ({r.status_code}).")
+        raise auth_unavailable(f"The auth service could not give fraud facts ({r.status_code}).")

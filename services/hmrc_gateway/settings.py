@@ -32,7 +32,7 @@ class HmrcGatewaySettings(ServiceSettings):
     # Role a caller of the internal API must hold.
     service_role: str = "platform_service"
     # This service's own API client at auth (role platform_service).
-    client_id: str = "hmrc-gateway"
+    client_id: str = "hmrc_gateway"
     client_secret: SecretStr | None = None
 
     # -- fraud prevention headers ------------------------------------------------------------

@@ -39,7 +39,8 @@ class App:
     url_key: str
 
 
-GATEWAY_CLIENT_ID = "hmrc-gateway"
+# Services that call other services with a token of their own (role platform_service).
+SERVICE_CLIENT_IDS = ("hmrc_gateway", "obligations", "submission")
 
 APPS = (
     App("hmrc_sandbox", "HMRC_SANDBOX_", "HMRC_SANDBOX_URL"),
@@ -149,7 +150,10 @@ class Stack:
         hmrc_client_secret = self._secret("hmrc_client_secret")
         bootstrap_id = self._secret("bootstrap_client_id", "mtd-bootstrap")
         bootstrap_secret = self._secret("bootstrap_client_secret")
-        gateway_secret = self._secret("gateway_client_secret")
+        # The platform's own services sign in to auth as API clients of their own.
+        service_clients = {
+            name: self._secret(f"{name}_client_secret") for name in SERVICE_CLIENT_IDS
+        }
         self._save()
 
         say("migrate   creating databases and running migrations …")
@@ -169,15 +173,14 @@ class Stack:
                 # A platform-admin client so scripts can create tenants from nothing.
                 "BOOTSTRAP_CLIENT_ID": bootstrap_id,
                 "BOOTSTRAP_CLIENT_SECRET": bootstrap_secret,
-                "GATEWAY_CLIENT_ID": GATEWAY_CLIENT_ID,
-                "GATEWAY_CLIENT_SECRET": gateway_secret,
+                "SERVICE_CLIENTS": ",".join(f"{k}:{v}" for k, v in service_clients.items()),
                 "DEV_SECRETS_DIR": str(self.root / "auth"),
             },
             "hmrc_gateway": {
                 "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
                 "AUTH_URL": self.app_url("auth"),
-                "CLIENT_ID": GATEWAY_CLIENT_ID,
-                "CLIENT_SECRET": gateway_secret,
+                "CLIENT_ID": "hmrc_gateway",
+                "CLIENT_SECRET": service_clients["hmrc_gateway"],
             },
             "audit": {"JWKS_URL": jwks_url},
             # The simulator knows the platform's application and lets tests steer it.

@@ -25,7 +25,7 @@ from tests.conftest import fresh_database
 from tests.serving import serve
 
 BOOTSTRAP_ID = "bootstrap-admin"
-GATEWAY_ID = "hmrc-gateway"
+GATEWAY_ID = "hmrc_gateway"
 # Nobody listens here: the HMRC-facing tests serve the simulator and pass its URL instead.
 NO_HMRC = "http://127.0.0.1:9"
 
@@ -47,8 +47,7 @@ def make_settings(
         "bootstrap_client_id": BOOTSTRAP_ID,
         "bootstrap_client_secret": secrets.token_urlsafe(24),
         "bootstrap_outside_development": True,
-        "gateway_client_id": GATEWAY_ID,
-        "gateway_client_secret": secrets.token_urlsafe(24),
+        "service_clients": f"{GATEWAY_ID}:{secrets.token_urlsafe(24)}",
         # Cheap hashing keeps the suite fast; production refuses values this low.
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 64,
@@ -102,9 +101,8 @@ class AuthApi:
         return await self.client_token(BOOTSTRAP_ID, secret.get_secret_value())
 
     async def gateway_token(self) -> str:
-        secret = self.settings.gateway_client_secret
-        assert secret is not None
-        return await self.client_token(GATEWAY_ID, secret.get_secret_value())
+        secret = self.settings.service_client_secrets()[GATEWAY_ID]
+        return await self.client_token(GATEWAY_ID, secret)
 
     async def create_tenant(self, name: str | None = None) -> str:
         r = await self.http.post(

@@ -148,7 +148,6 @@ async def test_no_secret_in_logs_later_responses_or_the_database(
             await db.dispose()
         for setting in (
             settings.bootstrap_client_secret,
-            settings.gateway_client_secret,
             settings.hmrc_client_secret,
             settings.encryption_keys,
             settings.user_id_salts,
@@ -156,6 +155,8 @@ async def test_no_secret_in_logs_later_responses_or_the_database(
         ):
             assert setting is not None
             auth.remember(setting.get_secret_value())
+        for service_secret in settings.service_client_secrets().values():
+            auth.remember(service_secret)
         seen = sorted(set(auth.issued))
         assert len(seen) > 25  # the scan has something to look for
 

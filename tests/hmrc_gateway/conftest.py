@@ -161,12 +161,12 @@ class Auth:
 @pytest.fixture
 async def auth(pg_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[Auth]:
     settings = make_settings(await fresh_database(pg_url, "auth"), nats_url, tmp_path)
-    assert settings.gateway_client_secret is not None
+    gateway_secret = settings.service_client_secrets()[GATEWAY_ID]
     async with (
         serve(create_auth_app(settings)) as url,
         httpx.AsyncClient(base_url=url) as http,
     ):
-        yield Auth(url, settings.gateway_client_secret.get_secret_value(), http)
+        yield Auth(url, gateway_secret, http)
 
 
 def gateway_settings(db_url: str, nats_url: str, hmrc_url: str, auth_url: str, **kw: Any) -> Any:
