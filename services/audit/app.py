@@ -9,7 +9,6 @@ from services.audit.context import AuditContext
 from services.audit.routes import router
 from services.audit.settings import AuditSettings
 from services.common.messaging import streams
-from services.common.security.jwt_verify import JwksKeySource, TokenVerifier
 from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 
@@ -40,10 +39,4 @@ SPEC = ServiceSpec(
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or load_settings(AuditSettings)
     assert isinstance(settings, AuditSettings)
-    app = build_app(SPEC, settings)
-    app.state.token_verifier = TokenVerifier(
-        JwksKeySource(settings.jwks()),
-        issuer=settings.token_issuer,
-        audience=settings.token_audience,
-    )
-    return app
+    return build_app(SPEC, settings)

@@ -175,7 +175,7 @@ async def main(args: argparse.Namespace) -> None:
             environment="test",
             database_url=url,
             nats_url=nats_url,
-            jwks_url="http://127.0.0.1:9/unused",
+            auth_url="http://127.0.0.1:9",
             key_encryption_key=base64.b64encode(os.urandom(32)).decode(),
             ingest_batch_size=args.batch,
             ingest_durable=f"bench-{uuid.uuid4().hex[:6]}",

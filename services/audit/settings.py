@@ -29,9 +29,6 @@ class AuditSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AUDIT_")
 
     # Access tokens: the auth service's JWKS, issuer and audience.
-    jwks_url: str | None = None
-    token_issuer: str = "mtd-vat-auth"  # noqa: S105 - a name, not a secret
-    token_audience: str = "mtd-vat"  # noqa: S105 - a name, not a secret
 
     # The non-owner role every transaction switches to (INSERT/SELECT only on the log).
     # Empty means "use the login role as it is" (when the login role already is that role).
@@ -66,8 +63,8 @@ class AuditSettings(ServiceSettings):
             return self
         if self.key_encryption_key is None:
             raise ValueError("AUDIT_KEY_ENCRYPTION_KEY is required outside development")
-        if self.jwks_url is None:
-            raise ValueError("AUDIT_JWKS_URL is required outside development")
+        if self.auth_url is None:
+            raise ValueError("AUDIT_AUTH_URL is required outside development")
         return self
 
     @model_validator(mode="after")
@@ -82,10 +79,6 @@ class AuditSettings(ServiceSettings):
     def kek(self) -> bytes:
         value = self.key_encryption_key
         return decode_key(value.get_secret_value() if value else DEVELOPMENT_KEK)
-
-    def jwks(self) -> str:
-        # The local stack's auth service; the launcher passes the real one.
-        return self.jwks_url or "http://127.0.0.1:8000/v1/auth/jwks.json"
 
     def retention_days(self) -> dict[str, int]:
         return {

@@ -23,6 +23,7 @@ from services.common.messaging.connection import StreamSpec, connect, ensure_str
 from services.common.messaging.outbox import OutboxRelay
 from services.common.metrics import REDMiddleware, metrics_endpoint
 from services.common.request_context import RequestContextMiddleware
+from services.common.security.jwt_verify import jwks_verifier
 from services.common.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -141,6 +142,8 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan
     )
     app.state.runtime = runtime
+    # Services verify access tokens locally from auth's JWKS (auth installs its own keys).
+    app.state.token_verifier = jwks_verifier(settings)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(REDMiddleware, service=spec.name)

@@ -44,6 +44,11 @@ class ServiceSettings(BaseSettings):
     startup_timeout: float = Field(default=10.0, gt=0)
     # Seconds a readiness check waits on one dependency.
     readiness_timeout: float = Field(default=1.0, gt=0)
+    # Where the auth service is: access tokens are verified locally against its JWKS, and
+    # services that call others sign in there (client credentials).
+    auth_url: str | None = None
+    token_issuer: str = "mtd-vat-auth"  # noqa: S105 - a name, not a secret
+    token_audience: str = "mtd-vat"  # noqa: S105 - a name, not a secret
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

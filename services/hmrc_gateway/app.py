@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.messaging import streams
-from services.common.security.jwt_verify import JwksKeySource, TokenVerifier
 from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 from services.hmrc_gateway import routes
@@ -51,11 +50,6 @@ def create_app(
     spec = dataclasses.replace(SPEC, workers=(governor_listener, governor_dispatcher))
     app = build_app(spec, settings)
     app.state.gateway = gateway
-    app.state.token_verifier = TokenVerifier(
-        JwksKeySource(f"{settings.auth_url.rstrip('/')}/v1/auth/jwks.json"),
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-    )
     started = app.router.lifespan_context
 
     @asynccontextmanager

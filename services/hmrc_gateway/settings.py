@@ -24,11 +24,10 @@ class HmrcGatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HMRC_GATEWAY_")
 
     hmrc_base_url: str
+    # Required here: the gateway signs in to auth and asks it for HMRC access tokens.
+    auth_url: str
 
     # -- the auth service: HMRC access tokens, fraud facts, and who may call us --------------
-    auth_url: str = "http://127.0.0.1:8001"
-    auth_issuer: str = "mtd-vat-auth"
-    auth_audience: str = "mtd-vat"
     # Role a caller of the internal API must hold.
     service_role: str = "platform_service"
     # This service's own API client at auth (role platform_service).

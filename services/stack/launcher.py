@@ -161,10 +161,10 @@ class Stack:
 
         env_common = {
             "ENVIRONMENT": "development",
+            "AUTH_URL": self.app_url("auth"),
             "NATS_URL": nats_url,
             "HOST": "127.0.0.1",
         }
-        jwks_url = self.app_url("auth") + "/v1/auth/jwks.json"
         extra = {
             "auth": {
                 "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
@@ -178,11 +178,9 @@ class Stack:
             },
             "hmrc_gateway": {
                 "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
-                "AUTH_URL": self.app_url("auth"),
                 "CLIENT_ID": "hmrc_gateway",
                 "CLIENT_SECRET": service_clients["hmrc_gateway"],
             },
-            "audit": {"JWKS_URL": jwks_url},
             # The simulator knows the platform's application and lets tests steer it.
             "hmrc_sandbox": {
                 "CLIENT_ID": hmrc_client_id,

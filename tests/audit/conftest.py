@@ -111,7 +111,7 @@ def make_settings(db_url: str, nats_url: str, jwks_url: str, **overrides: Any) -
         "environment": "test",
         "database_url": db_url,
         "nats_url": nats_url,
-        "jwks_url": jwks_url,
+        "auth_url": jwks_url.removesuffix("/v1/auth/jwks.json"),
         "key_encryption_key": base64.b64encode(os.urandom(32)).decode(),
         "ingest_durable": f"audit-{uuid.uuid4().hex[:8]}",
         "ingest_retry_delay_s": 0.05,

@@ -15,6 +15,8 @@ DESIGN_EDGES = {
     ("obligations", "hmrc_gateway"),
     ("submission", "hmrc_gateway"),
     ("audit", "auth"),
+    ("obligations", "auth"),
+    ("submission", "auth"),
 }
 SIMULATOR_EDGES = {("auth", "hmrc_sandbox"), ("hmrc_gateway", "hmrc_sandbox")}
 NETPOL_CASES = {k: v for k, v in CASES.items() if v.get("networkPolicy", {}).get("enabled", True)}

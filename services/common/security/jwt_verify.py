@@ -249,3 +249,14 @@ def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+def jwks_verifier(settings: Any) -> TokenVerifier | None:
+    """A verifier for tokens issued by the auth service at `settings.auth_url`."""
+    if not settings.auth_url:
+        return None
+    return TokenVerifier(
+        JwksKeySource(f"{settings.auth_url.rstrip('/')}/v1/auth/jwks.json"),
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+    )
