@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
     auth_url: str | None = None
     token_issuer: str = "mtd-vat-auth"  # noqa: S105 - a name, not a secret
     token_audience: str = "mtd-vat"  # noqa: S105 - a name, not a secret
+    # This service's own API client at auth, for calls to other services.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

@@ -7,7 +7,7 @@ import socket
 from ipaddress import ip_address, ip_network
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -32,7 +32,6 @@ class HmrcGatewaySettings(ServiceSettings):
     service_role: str = "platform_service"
     # This service's own API client at auth (role platform_service).
     client_id: str = "hmrc_gateway"
-    client_secret: SecretStr | None = None
 
     # -- fraud prevention headers ------------------------------------------------------------
     # The public IP HMRC sees our requests come from (load balancer / NAT), never a client's.

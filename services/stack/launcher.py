@@ -176,11 +176,7 @@ class Stack:
                 "SERVICE_CLIENTS": ",".join(f"{k}:{v}" for k, v in service_clients.items()),
                 "DEV_SECRETS_DIR": str(self.root / "auth"),
             },
-            "hmrc_gateway": {
-                "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
-                "CLIENT_ID": "hmrc_gateway",
-                "CLIENT_SECRET": service_clients["hmrc_gateway"],
-            },
+            "hmrc_gateway": {"HMRC_BASE_URL": self.app_url("hmrc_sandbox")},
             # The simulator knows the platform's application and lets tests steer it.
             "hmrc_sandbox": {
                 "CLIENT_ID": hmrc_client_id,
@@ -195,6 +191,9 @@ class Stack:
             env["PORT"] = str(self.state["ports"][app.name])
             env["DATABASE_URL"] = with_database(database_url, migrations.database_name(app.name))
             env.update(extra.get(app.name, {}))
+            if app.name in service_clients:
+                env["CLIENT_ID"] = app.name
+                env["CLIENT_SECRET"] = service_clients[app.name]
             self._spawn(app, env)
         self._wait_ready(timeout)
         urls = self.write_env(
