@@ -23,7 +23,14 @@ from services.hmrc_gateway.exchange import CallContext, SubmitOutcome
 from services.hmrc_gateway.fraud_headers import ConnectionFacts
 from services.hmrc_gateway.governor import READ, Priority
 from services.hmrc_gateway.hmrc_json import to_plain
-from services.hmrc_gateway.schemas import PERIOD_KEY, VRN, Connection, SubmitReturn, ValidateHeaders
+from services.hmrc_gateway.schemas import (
+    PERIOD_KEY,
+    VRN,
+    Connection,
+    SubmitReturn,
+    ValidateHeaders,
+    ViewReturn,
+)
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"])
 TEST_SCENARIO = "Gov-Test-Scenario"
@@ -80,11 +87,17 @@ async def _read(
     params: dict[str, str],
     user_id: str | None,
     priority: Priority = READ,
+    device_json: dict[str, Any] | None = None,
+    connection: Connection | None = None,
 ) -> Any:
     gw = gateway_of(request)
-    device = parse_device(None, request.headers)
+    device = parse_device(device_json, request.headers)
     prepared = await gw.prepare_headers(
-        device, tenant_id=tenant_id, vrn=vrn, user_id=user_id, facts=facts_from(request, None)
+        device,
+        tenant_id=tenant_id,
+        vrn=vrn,
+        user_id=user_id,
+        facts=facts_from(request, connection),
     )
     hmrc_request = hc.HmrcRequest(
         endpoint, path, params, headers={**prepared.headers, **passthrough(request)}
@@ -129,6 +142,33 @@ async def view_return(
 ) -> Any:
     path = hc.vat_path(vrn, "returns", period_key)
     return await _read(request, hc.VIEW_RETURN, tenant_id, vrn, path, {}, user_id)
+
+
+@router.post(
+    "/vat/{vrn}/returns/{period_key}/view",
+    summary="View a submitted VAT return for a background caller (device data in the body)",
+)
+async def view_return_for(
+    request: Request,
+    _: Caller,
+    vrn: Vrn,
+    period_key: Annotated[str, Path(pattern=PERIOD_KEY)],
+    body: ViewReturn,
+) -> Any:
+    # The submission worker reconciles on behalf of the user who submitted: the same device
+    # data and connection facts, which a GET could only carry as headers.
+    path = hc.vat_path(vrn, "returns", period_key)
+    return await _read(
+        request,
+        hc.VIEW_RETURN,
+        str(body.tenant_id),
+        vrn,
+        path,
+        {},
+        str(body.user_id) if body.user_id else None,
+        device_json=body.device,
+        connection=body.connection,
+    )
 
 
 @router.get("/vat/{vrn}/liabilities", summary="VAT liabilities from HMRC")

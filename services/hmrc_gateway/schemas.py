@@ -57,6 +57,15 @@ class SubmitReturn(BaseModel):
     connection: Connection | None = None
 
 
+class ViewReturn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID | None = None
+    device: dict[str, Any] | None = None
+    connection: Connection | None = None
+
+
 class ValidateHeaders(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -19,14 +18,6 @@ from services.common.messaging.tables import outbox
 from services.submission import ledger, queue
 from services.submission.models import Submission, Transition
 from services.submission.states import IllegalTransition, State
-from tests.conftest import fresh_database
-
-
-@pytest.fixture
-async def sdb(pg_url: str) -> AsyncIterator[Database]:
-    database = Database(await fresh_database(pg_url, "submission"))
-    yield database
-    await database.dispose()
 
 
 def a_return(period_key: str) -> dict[str, object]:

@@ -1,0 +1,158 @@
+"""The HMRC gateway's internal API, as the outcomes the submission service acts on.
+
+The line that matters is between "never reached HMRC" (safe to send again later) and
+"may have reached HMRC" (uncertain: ask before sending again). A request that never
+reached the gateway, or that the gateway says it did not send (`sent: false`), is the
+first; a lost answer from the gateway, or a 5xx the gateway did not explain, is the second.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.common.security.service_token import ServiceToken
+from services.submission.hmrc_port import (
+    Accepted,
+    Found,
+    NotFound,
+    Rejected,
+    RetryLater,
+    SubmitOutcome,
+    SubmitRequest,
+    Unavailable,
+    Uncertain,
+    ViewOutcome,
+)
+
+# Returns due within this many days go in the governor's deadline class.
+DEADLINE_DAYS = 3
+PRIORITY_DEADLINE, PRIORITY_NORMAL = 0, 1
+
+
+def _retry_after(response: httpx.Response, default: float = 5.0) -> float:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", default)))
+    except ValueError:
+        return default
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def priority_for(due: date, today: date | None = None) -> int:
+    today = today or datetime.now(UTC).date()
+    return PRIORITY_DEADLINE if due - today <= timedelta(days=DEADLINE_DAYS) else PRIORITY_NORMAL
+
+
+class GatewayClient:
+    def __init__(
+        self,
+        gateway_url: str,
+        auth: httpx.AsyncClient,
+        client_id: str,
+        client_secret: str | None,
+        *,
+        submit_timeout: float = 120.0,
+    ) -> None:
+        # A submit may wait for a rate slot before HMRC answers: the read timeout covers both.
+        self.http = httpx.AsyncClient(
+            base_url=gateway_url.rstrip("/"),
+            timeout=httpx.Timeout(connect=3.0, read=submit_timeout, write=10.0, pool=5.0),
+        )
+        self.token = ServiceToken(auth, client_id, client_secret)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        response = await self.http.post(
+            path, json=body, headers={"Authorization": f"Bearer {await self.token.get()}"}
+        )
+        if response.status_code == 401:  # our token expired early: one renewal
+            token = await self.token.get(renew=True)
+            response = await self.http.post(
+                path, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        return response
+
+    async def submit(self, request: SubmitRequest) -> SubmitOutcome:
+        context = request.client_context
+        body = {
+            "tenant_id": request.tenant_id,
+            "return": request.vat_return,
+            "priority_class": priority_for(request.due_date),
+            "due_date": request.due_date.isoformat(),
+            "submission_id": request.submission_id,
+            "user_id": context.get("user_id"),
+            "device": context.get("device"),
+            "connection": context.get("connection"),
+        }
+        try:
+            response = await self._post(f"/internal/v1/vat/{request.vrn}/returns", body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return RetryLater(5.0, f"GATEWAY_UNREACHABLE: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            return Uncertain(f"GATEWAY_NO_ANSWER: {type(exc).__name__}")
+        return self._outcome(response)
+
+    @staticmethod
+    def _outcome(response: httpx.Response) -> SubmitOutcome:
+        status = response.status_code
+        problem = _problem(response)
+        if status == 201:
+            return Accepted(
+                {
+                    **problem.get("receipt", {}),
+                    "receiptHeaders": problem.get("receipt_headers") or {},
+                    "correlationId": problem.get("correlation_id"),
+                }
+            )
+        outcome = problem.get("outcome")
+        code = str(problem.get("hmrc_code") or problem.get("code") or f"HTTP_{status}")
+        if outcome == "uncertain":
+            return Uncertain(str(problem.get("reason") or code))
+        if problem.get("sent") is False or (status in (401, 403) and outcome is None):
+            # Never reached HMRC (breaker open, throttled, no slot, or our own credentials).
+            return RetryLater(_retry_after(response), code)
+        if outcome == "rejected":
+            return Rejected(
+                code=code,
+                message=str(problem.get("detail") or code),
+                status=status,
+                errors=list(problem.get("errors") or []),
+            )
+        # A failure the gateway did not explain: it may have sent the return.
+        return Uncertain(f"GATEWAY_{status}")
+
+    async def view(
+        self, tenant_id: str, vrn: str, period_key: str, context: dict[str, Any] | None = None
+    ) -> ViewOutcome:
+        context = context or {}
+        body = {
+            "tenant_id": tenant_id,
+            "user_id": context.get("user_id"),
+            "device": context.get("device"),
+            "connection": context.get("connection"),
+        }
+        path = f"/internal/v1/vat/{vrn}/returns/{period_key.replace('#', '%23')}/view"
+        try:
+            response = await self._post(path, body)
+        except httpx.HTTPError as exc:
+            return Unavailable(f"GATEWAY_UNREACHABLE: {type(exc).__name__}")
+        if response.status_code == 200:
+            return Found(response.json())
+        problem = _problem(response)
+        if response.status_code == 404 and problem.get("code") == "RETURN_NOT_FOUND":
+            return NotFound()
+        return Unavailable(
+            str(problem.get("code") or f"HTTP_{response.status_code}"),
+            after_s=_retry_after(response, 30.0),
+        )
