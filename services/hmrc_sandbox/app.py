@@ -11,9 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.common import hmrc_errors
 from services.common.service import ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
-from services.hmrc_sandbox import hmrc_errors
 from services.hmrc_sandbox.gateway import error_response
 from services.hmrc_sandbox.routes import control, fraud, oauth, test_users, vat
 from services.hmrc_sandbox.sandbox import Sandbox

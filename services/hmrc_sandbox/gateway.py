@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.common import hmrc_errors as E
+from services.common.hmrc_errors import HmrcError, Rejected
 from services.common.logging import get_logger
-from services.hmrc_sandbox import hmrc_errors as E
 from services.hmrc_sandbox import jsonbody
-from services.hmrc_sandbox.hmrc_errors import HmrcError, Rejected
 from services.hmrc_sandbox.records import Grant, TestUser, digest
 from services.hmrc_sandbox.sandbox import FEEDBACK_DEPTH, Sandbox
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.common import hmrc_contracts as contracts
-from services.hmrc_sandbox import hmrc_errors as E
-from services.hmrc_sandbox.hmrc_errors import Rejected
+from services.common import hmrc_errors as E
+from services.common.hmrc_errors import Rejected
 
 HEADER = "gov-test-scenario"
 DEFAULT = "DEFAULT"

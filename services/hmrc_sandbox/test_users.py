@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from services.common import hmrc_contracts as contracts
+from services.common.hmrc_errors import HmrcError, Rejected
 from services.hmrc_sandbox.clock import Ids
-from services.hmrc_sandbox.hmrc_errors import HmrcError, Rejected
 from services.hmrc_sandbox.obligations import add_months, period_start
 from services.hmrc_sandbox.records import TestUser, digest
 

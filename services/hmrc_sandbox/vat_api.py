@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.hmrc_sandbox import hmrc_errors as E
-from services.hmrc_sandbox import jsonbody, obligations, scenarios, validation
+from services.common import hmrc_errors as E
+from services.common import hmrc_validation as validation
+from services.common.hmrc_errors import Rejected
+from services.hmrc_sandbox import jsonbody, obligations, scenarios
 from services.hmrc_sandbox.gateway import Answer, Call, json_content_type, read_body
-from services.hmrc_sandbox.hmrc_errors import Rejected
 from services.hmrc_sandbox.records import StoredReturn
 
 RECEIPT_SIGNATURE = "This has been deprecated - DO NOT USE"

@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from services.common import hmrc_errors
 from services.common.errors import ProblemError
-from services.hmrc_sandbox import hmrc_errors
 from services.hmrc_sandbox.control import (
     CalendarChange,
     ClockChange,

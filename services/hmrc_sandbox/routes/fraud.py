@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common import fraud_prevention as fraud_headers
+from services.common.hmrc_errors import HmrcError, Rejected
 from services.hmrc_sandbox.gateway import Answer, Call, Endpoint, handle
-from services.hmrc_sandbox.hmrc_errors import HmrcError, Rejected
 
 router = APIRouter(
     prefix="/test/fraud-prevention-headers", tags=["Test Fraud Prevention Headers API"]

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.hmrc_sandbox import hmrc_errors as E
+from services.common import hmrc_errors as E
+from services.common.hmrc_errors import Rejected
 from services.hmrc_sandbox import jsonbody, test_users
 from services.hmrc_sandbox.gateway import (
     Answer,
@@ -16,7 +17,6 @@ from services.hmrc_sandbox.gateway import (
     json_content_type,
     read_body,
 )
-from services.hmrc_sandbox.hmrc_errors import Rejected
 
 router = APIRouter(tags=["Create Test User API"])
 

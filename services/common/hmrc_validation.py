@@ -1,5 +1,8 @@
 """HMRC's request validation for the VAT API, in HMRC's order, with HMRC's answers.
 
+Shared by the simulator (which answers as HMRC does) and the platform's own services
+(which refuse a bad request before it reaches the queue, with the same codes).
+
 The rules and their order are those of the error catalogue (`contracts/hmrc/vat-api/derived/
 error-catalogue.json`): each level runs only when the previous one found nothing, and the
 field checks of a return are all collected before answering.
@@ -13,8 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.hmrc_sandbox import hmrc_errors as E
-from services.hmrc_sandbox.hmrc_errors import Rejected
+from services.common import hmrc_errors as E
+from services.common.hmrc_errors import Rejected
 
 VRN = re.compile(r"^\d{9}$")
 PERIOD_KEY = re.compile(r"^[#0-9A-Z]{4}$")
