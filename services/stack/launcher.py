@@ -177,6 +177,11 @@ class Stack:
                 "DEV_SECRETS_DIR": str(self.root / "auth"),
             },
             "hmrc_gateway": {"HMRC_BASE_URL": self.app_url("hmrc_sandbox")},
+            "obligations": {"HMRC_GATEWAY_URL": self.app_url("hmrc_gateway")},
+            "submission": {
+                "HMRC_GATEWAY_URL": self.app_url("hmrc_gateway"),
+                "OBLIGATIONS_URL": self.app_url("obligations"),
+            },
             # The simulator knows the platform's application and lets tests steer it.
             "hmrc_sandbox": {
                 "CLIENT_ID": hmrc_client_id,

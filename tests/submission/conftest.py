@@ -13,7 +13,7 @@ import pytest
 from services.auth.app import create_app as create_auth_app
 from services.common.database import Database
 from services.submission.gateway_client import GatewayClient
-from tests.auth.conftest import GATEWAY_ID, make_settings
+from tests.auth.conftest import GATEWAY_ID, AuthApi, make_settings
 from tests.conftest import fresh_database
 from tests.hmrc_gateway.conftest import Auth, Gateway, gateway, gateway_db, simulator
 from tests.serving import serve
@@ -29,22 +29,30 @@ def submission_secret() -> str:
 
 
 @pytest.fixture
-async def auth(
-    pg_url: str, nats_url: str, tmp_path: Path, submission_secret: str
-) -> AsyncIterator[Auth]:
+def gateway_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture
+async def auth_api(
+    pg_url: str, nats_url: str, tmp_path: Path, submission_secret: str, gateway_secret: str
+) -> AsyncIterator[AuthApi]:
     """Auth with service clients for the gateway and for submission."""
-    gateway_secret = secrets.token_urlsafe(24)
     settings = make_settings(
         await fresh_database(pg_url, "auth"),
         nats_url,
         tmp_path,
         service_clients=f"{GATEWAY_ID}:{gateway_secret},{SUBMISSION_ID}:{submission_secret}",
     )
-    async with (
-        serve(create_auth_app(settings)) as url,
-        httpx.AsyncClient(base_url=url) as http,
-    ):
-        yield Auth(url, gateway_secret, http)
+    app = create_auth_app(settings)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as http:
+        yield AuthApi(url, app, settings, http)
+
+
+@pytest.fixture
+def auth(auth_api: AuthApi, gateway_secret: str) -> Auth:
+    """The same auth service, as the gateway's fixtures expect it."""
+    return Auth(auth_api.url, gateway_secret, auth_api.http)
 
 
 @pytest.fixture

@@ -1,0 +1,100 @@
+"""The submission service's background work: worker tasks and the sweeper.
+
+Workers look at PostgreSQL when a `submission.queued` message rings (JetStream messages
+also reach plain subscribers) and otherwise every `poll_seconds`, so a lost message only
+costs a little latency and losing NATS entirely loses no return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from contextlib import suppress
+from datetime import timedelta
+
+import httpx
+
+from services.common.logging import get_logger
+from services.common.service import Runtime
+from services.common.tasks import raise_if_cancelling
+from services.submission import sweeper
+from services.submission.gateway_client import GatewayClient
+from services.submission.settings import SubmissionSettings
+from services.submission.worker import Worker
+
+log = get_logger(__name__)
+
+
+def replica_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def run_workers(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, SubmissionSettings)
+    if settings.workers == 0:
+        return
+    db = runtime.database()
+    wake = asyncio.Event()
+    if runtime.nc is not None:
+
+        async def ring(_: object) -> None:
+            wake.set()
+
+        await runtime.nc.subscribe("submission.queued", cb=ring)
+    secret = settings.client_secret.get_secret_value() if settings.client_secret else None
+    async with httpx.AsyncClient(base_url=settings.auth_url or "", timeout=10.0) as auth:
+        hmrc = GatewayClient(
+            settings.hmrc_gateway_url, auth, settings.client_id or "submission", secret
+        )
+        try:
+            await asyncio.gather(
+                *(
+                    work(
+                        Worker(
+                            db, hmrc, f"{replica_name()}-{n}", renew_every=settings.renew_seconds
+                        ),
+                        wake,
+                        settings.poll_seconds,
+                    )
+                    for n in range(settings.workers)
+                )
+            )
+        finally:
+            await hmrc.aclose()
+
+
+async def work(worker: Worker, wake: asyncio.Event, poll_seconds: float) -> None:
+    while True:
+        raise_if_cancelling()
+        try:
+            busy = await worker.run_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise_if_cancelling()
+            log.warning("worker step failed; retrying", worker=worker.name, error=str(exc))
+            busy = False
+        if not busy:
+            wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), poll_seconds)
+
+
+async def run_sweeper(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, SubmissionSettings)
+    lease = timedelta(seconds=settings.lease_seconds)
+    while True:
+        raise_if_cancelling()
+        try:
+            recovered = await sweeper.sweep(runtime.database(), lease)
+            if recovered:
+                log.warning("stale claims sent to reconciliation", count=recovered)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise_if_cancelling()
+            log.warning("sweep failed; retrying", error=str(exc))
+        await asyncio.sleep(min(settings.lease_seconds / 4, 30.0))

@@ -1,0 +1,218 @@
+"""The public API for returns: accept fast (202 + status URL), then report progress."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from services.common import hmrc_validation, jsonutil
+from services.common.errors import ProblemError
+from services.common.hmrc_errors import HmrcError, Rejected
+from services.common.security.jwt_verify import Principal, require_scopes
+from services.submission import ledger, queue
+from services.submission.models import Submission
+from services.submission.states import State
+
+router = APIRouter(tags=["returns"])
+Vrn = Annotated[str, Path(pattern=r"^\d{9}$", description="VAT registration number")]
+Submitter = Annotated[Principal, Depends(require_scopes("vat:submit"))]
+Reader = Annotated[Principal, Depends(require_scopes("vat:read"))]
+DEVICE_PREFIXES = ("gov-client-", "gov-test-scenario")
+
+
+def tenant_of(principal: Principal) -> str:
+    if not principal.tenant_id:
+        raise ProblemError(
+            403, "TENANT_REQUIRED", "Returns are filed by a tenant's client or user."
+        )
+    return principal.tenant_id
+
+
+def hmrc_problem(error: HmrcError) -> ProblemError:
+    """HMRC's validation answer as a problem document with HMRC's codes and JSON paths."""
+    body = error.body or {}
+    code, message = str(body.get("code", "INVALID_REQUEST")), str(body.get("message", ""))
+    errors = list(body.get("errors", []))
+    if code == "BUSINESS_ERROR" and len(errors) == 1:
+        # HMRC wraps a single business rule; the rule's own code is what clients act on.
+        code, message = str(errors[0]["code"]), str(errors[0].get("message", message))
+    return ProblemError(error.status, code, message or "The return is not valid.", errors=errors)
+
+
+def client_context(request: Request, principal: Principal) -> dict[str, Any]:
+    """What the gateway needs later for the fraud prevention headers of this user's call."""
+    peer = request.client
+    return {
+        "headers": {k: v for k, v in request.headers.items() if k.startswith(DEVICE_PREFIXES)},
+        "connection": {
+            "peer_ip": peer.host if peer else None,
+            "peer_port": peer.port if peer else None,
+            "forwarded": request.headers.get("forwarded"),
+            "x_forwarded_for": request.headers.get("x-forwarded-for"),
+            "received_at": datetime.now(UTC).isoformat(),
+        },
+        "user_id": principal.subject if principal.kind == "user" else None,
+    }
+
+
+def status_url(submission: Submission) -> str:
+    return f"/v1/vat/{submission.vrn}/returns/{submission.id}"
+
+
+def accepted(submission: Submission) -> JSONResponse:
+    url = status_url(submission)
+    return JSONResponse(
+        {
+            "id": str(submission.id),
+            "status": submission.state,
+            "periodKey": submission.period_key,
+            "dueDate": submission.due_date.isoformat(),
+            "statusUrl": url,
+        },
+        status_code=202,
+        headers={"Location": url},
+    )
+
+
+async def read_return(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = jsonutil.loads(raw)
+    except ValueError:
+        raise ProblemError(400, "INVALID_JSON", "The body is not valid JSON.") from None
+    try:
+        fields = hmrc_validation.return_body(body)
+    except Rejected as rejected:
+        raise hmrc_problem(rejected.error) from None
+    return {name: fields[name] for name in hmrc_validation.FIELDS}
+
+
+@router.post(
+    "/v1/vat/{vrn}/returns",
+    status_code=202,
+    summary="Submit a VAT return (accepted for submission; poll the status URL)",
+)
+async def submit(
+    request: Request,
+    vrn: Vrn,
+    principal: Submitter,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    tenant = tenant_of(principal)
+    if not idempotency_key or not 1 <= len(idempotency_key) <= 255:
+        raise ProblemError(
+            400,
+            "IDEMPOTENCY_KEY_REQUIRED",
+            "Send an Idempotency-Key header (1-255 characters) so a retry cannot file twice.",
+        )
+    vat_return = await read_return(request)
+    fingerprint = ledger.request_hash(vrn, vat_return)
+    db = request.app.state.runtime.database()
+    async with db.sessions() as session:
+        earlier = await ledger.find_by_idempotency_key(session, tenant, idempotency_key)
+        if earlier is not None:
+            return same_request(earlier, fingerprint)
+        await refuse_second_return(session, tenant, vrn, vat_return["periodKey"])
+    due = await request.app.state.obligations.due_date(
+        vrn,
+        vat_return["periodKey"],
+        request.headers.get("authorization", ""),
+        client_context(request, principal)["headers"],
+    )
+    if due is None:
+        raise ProblemError(
+            422,
+            "PERIOD_NOT_OPEN",
+            f"VRN {vrn} has no open obligation with period key {vat_return['periodKey']}.",
+            action="List the open obligations and use one of their period keys.",
+        )
+    try:
+        async with db.transaction() as session:
+            created = await ledger.create(
+                session,
+                tenant_id=tenant,
+                vrn=vrn,
+                due_date=due,
+                idempotency_key=idempotency_key,
+                vat_return=vat_return,
+                client_context=client_context(request, principal),
+            )
+    except IntegrityError:
+        # A concurrent request won the race for this key or this period.
+        async with db.sessions() as session:
+            earlier = await ledger.find_by_idempotency_key(session, tenant, idempotency_key)
+            if earlier is not None:
+                return same_request(earlier, fingerprint)
+            await refuse_second_return(session, tenant, vrn, vat_return["periodKey"])
+        raise
+    request.app.state.runtime.relay.wake()
+    return accepted(created)
+
+
+def same_request(earlier: Submission, fingerprint: str) -> JSONResponse:
+    if earlier.request_hash != fingerprint:
+        raise ProblemError(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "This Idempotency-Key was used for a different request; use a new key.",
+            submission=status_url(earlier),
+        )
+    return accepted(earlier)
+
+
+async def refuse_second_return(session: Any, tenant: str, vrn: str, period_key: str) -> None:
+    live = await ledger.find_live_for_period(session, vrn, period_key)
+    if live is None:
+        return
+    # Another tenant's return is not this caller's to see; say only that one exists.
+    raise ProblemError(
+        409,
+        "RETURN_EXISTS_FOR_PERIOD",
+        f"A return for VRN {vrn} period {period_key} is already {live.state}; HMRC accepts one.",
+        submission=status_url(live) if live.tenant_id == tenant else None,
+    )
+
+
+@router.get("/v1/vat/{vrn}/returns/{submission_id}", summary="A return's status and receipt")
+async def status(
+    request: Request, vrn: Vrn, submission_id: uuid.UUID, principal: Reader
+) -> dict[str, Any]:
+    tenant = tenant_of(principal)
+    settings = request.app.state.runtime.settings
+    async with request.app.state.runtime.database().sessions() as session:
+        found = await ledger.get(session, tenant, vrn, submission_id)
+        if found is None:
+            raise ProblemError(404, "SUBMISSION_NOT_FOUND", "No such return for this VRN.")
+        history = await ledger.history(session, found.id)
+        position = (
+            await queue.position(session, found, settings.hmrc_rate_per_second)
+            if found.state == State.QUEUED
+            else None
+        )
+    return {
+        "id": str(found.id),
+        "vrn": found.vrn,
+        "periodKey": found.period_key,
+        "dueDate": found.due_date.isoformat(),
+        "status": found.state,
+        "createdAt": found.created_at.isoformat(),
+        "updatedAt": found.updated_at.isoformat(),
+        "history": [
+            {"from": t.from_state, "to": t.to_state, "at": t.at.isoformat(), "reason": t.reason}
+            for t in history
+        ],
+        "receipt": found.receipt,
+        "error": (
+            {"code": found.error_code, "message": found.error_message} if found.error_code else None
+        ),
+        "queue": (
+            {"ahead": position.ahead, "estimatedSubmissionAt": position.estimated_at.isoformat()}
+            if position
+            else None
+        ),
+    }
