@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -17,37 +15,9 @@ from services.submission.settings import SubmissionSettings
 from tests.auth.conftest import AuthApi, bearer
 from tests.conftest import fresh_database
 from tests.serving import serve
+from tests.submission.returns import hmrc_json, vat_return
 
 VRN = "123456789"
-
-
-def a_return(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "periodKey": "24A1",
-        "vatDueSales": "100.10",
-        "vatDueAcquisitions": "0.00",
-        "totalVatDue": "100.10",
-        "vatReclaimedCurrPeriod": "40.00",
-        "netVatDue": "60.10",
-        "totalValueSalesExVAT": "500",
-        "totalValuePurchasesExVAT": "200",
-        "totalValueGoodsSuppliedExVAT": "0",
-        "totalAcquisitionsExVAT": "0",
-        "finalised": True,
-    }
-    body.update(changes)
-    # HMRC's JSON has numbers, not strings; keep them exact.
-    return {k: (Decimal(v) if k not in ("periodKey", "finalised") else v) for k, v in body.items()}
-
-
-def as_json(body: dict[str, Any]) -> str:
-    from services.common import jsonutil
-
-    text = jsonutil.dumps(body)
-    for key, value in body.items():
-        if isinstance(value, Decimal):
-            text = text.replace(f'"{key}":"{value}"', f'"{key}":{value}')
-    return text
 
 
 @pytest.fixture
@@ -85,11 +55,11 @@ async def post(
 async def test_a_token_with_the_submit_scope_is_required(
     api: httpx.AsyncClient, auth_api: AuthApi
 ) -> None:
-    r = await post(api, {}, as_json(a_return()))
+    r = await post(api, {}, hmrc_json(vat_return()))
     assert r.status_code == 401
     tenant = await auth_api.create_tenant()
     viewer = bearer(await auth_api.token_for_roles(tenant, ["viewer"]))
-    r = await post(api, viewer, as_json(a_return()))
+    r = await post(api, viewer, hmrc_json(vat_return()))
     assert r.status_code == 403
     assert r.headers["content-type"] == "application/problem+json"
 
@@ -97,7 +67,7 @@ async def test_a_token_with_the_submit_scope_is_required(
 async def test_idempotency_key_is_required(
     api: httpx.AsyncClient, submitter: dict[str, str]
 ) -> None:
-    r = await post(api, submitter, as_json(a_return()), key=None)
+    r = await post(api, submitter, hmrc_json(vat_return()), key=None)
     assert r.status_code == 400
     assert r.json()["code"] == "IDEMPOTENCY_KEY_REQUIRED"
 
@@ -113,20 +83,20 @@ async def test_malformed_json_is_a_clear_400(
 async def test_boxes_are_validated_as_hmrc_does_with_its_codes_and_paths(
     api: httpx.AsyncClient, submitter: dict[str, str]
 ) -> None:
-    r = await post(api, submitter, as_json(a_return(totalVatDue="100.11", netVatDue="60.11")))
+    r = await post(api, submitter, hmrc_json(vat_return(totalVatDue="100.11", netVatDue="60.11")))
     assert r.status_code == 400
     body = r.json()
     assert body["code"] == "INVALID_REQUEST"
     assert [e["code"] for e in body["errors"]] == ["VAT_TOTAL_VALUE"]
 
-    r = await post(api, submitter, as_json(a_return(vatDueSales="1.234")))
+    r = await post(api, submitter, hmrc_json(vat_return(vatDueSales="1.234")))
     assert r.status_code == 400
     paths = {e["path"] for e in r.json()["errors"]}
     assert "/vatDueSales" in paths
 
-    body_without_box = a_return()
+    body_without_box = vat_return()
     del body_without_box["netVatDue"]
-    r = await post(api, submitter, as_json(body_without_box))
+    r = await post(api, submitter, hmrc_json(body_without_box))
     assert r.status_code == 400
     assert {e["path"] for e in r.json()["errors"]} == {"/netVatDue"}
 
@@ -134,7 +104,7 @@ async def test_boxes_are_validated_as_hmrc_does_with_its_codes_and_paths(
 async def test_the_declaration_must_be_confirmed(
     api: httpx.AsyncClient, submitter: dict[str, str]
 ) -> None:
-    r = await post(api, submitter, as_json(a_return(finalised=False)))
+    r = await post(api, submitter, hmrc_json(vat_return(finalised=False)))
     assert r.status_code == 403
     assert r.json()["code"] == "NOT_FINALISED"
 
@@ -142,7 +112,7 @@ async def test_the_declaration_must_be_confirmed(
 async def test_unreachable_obligations_is_a_503_and_nothing_is_accepted(
     api: httpx.AsyncClient, submitter: dict[str, str]
 ) -> None:
-    r = await post(api, submitter, as_json(a_return()), key=uuid.uuid4().hex)
+    r = await post(api, submitter, hmrc_json(vat_return()), key=uuid.uuid4().hex)
     assert r.status_code == 503
     assert r.json()["code"] == "OBLIGATIONS_UNAVAILABLE"
     assert int(r.headers["retry-after"]) > 0

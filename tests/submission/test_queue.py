@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -18,22 +17,7 @@ from services.common.messaging.tables import outbox
 from services.submission import ledger, queue
 from services.submission.models import Submission, Transition
 from services.submission.states import IllegalTransition, State
-
-
-def a_return(period_key: str) -> dict[str, object]:
-    return {
-        "periodKey": period_key,
-        "vatDueSales": Decimal("100.00"),
-        "vatDueAcquisitions": Decimal("0.00"),
-        "totalVatDue": Decimal("100.00"),
-        "vatReclaimedCurrPeriod": Decimal("50.00"),
-        "netVatDue": Decimal("50.00"),
-        "totalValueSalesExVAT": 500,
-        "totalValuePurchasesExVAT": 250,
-        "totalValueGoodsSuppliedExVAT": 0,
-        "totalAcquisitionsExVAT": 0,
-        "finalised": True,
-    }
+from tests.submission.returns import vat_return
 
 
 async def add(
@@ -46,7 +30,7 @@ async def add(
             vrn=vrn,
             due_date=due,
             idempotency_key=key or uuid.uuid4().hex,
-            vat_return=a_return(period),
+            vat_return=vat_return(period),
             client_context={},
         )
 
@@ -80,7 +64,7 @@ async def test_create_records_received_then_queued_with_events(sdb: Database) ->
         ]
     )
     assert stored is not None
-    assert stored.vat_return["vatDueSales"] == "100.00"  # exact decimal string, never a float
+    assert stored.vat_return["vatDueSales"] == "100.10"  # exact decimal string, never a float
 
 
 async def test_one_live_submission_per_period(sdb: Database) -> None:

@@ -20,26 +20,9 @@ from services.submission.states import State
 from services.submission.worker import Worker
 from tests.hmrc_gateway import devices
 from tests.hmrc_gateway.conftest import Simulator
+from tests.submission.returns import vat_return
 
 TENANT = str(uuid.uuid4())
-
-
-def vat_return(period_key: str, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "periodKey": period_key,
-        "vatDueSales": Decimal("100.10"),
-        "vatDueAcquisitions": Decimal("0.00"),
-        "totalVatDue": Decimal("100.10"),
-        "vatReclaimedCurrPeriod": Decimal("40.00"),
-        "netVatDue": Decimal("60.10"),
-        "totalValueSalesExVAT": Decimal("500"),
-        "totalValuePurchasesExVAT": Decimal("200"),
-        "totalValueGoodsSuppliedExVAT": Decimal("0"),
-        "totalAcquisitionsExVAT": Decimal("0"),
-        "finalised": True,
-    }
-    body.update(changes)
-    return body
 
 
 def context() -> dict[str, Any]:
