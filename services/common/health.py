@@ -39,12 +39,14 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     runtime = request.app.state.runtime
     results = await run_checks(runtime.readiness_checks(), runtime.settings.readiness_timeout)
+    details = {"details": runtime.readiness_details()} if runtime.readiness_details else {}
     if all(v == "ok" for v in results.values()):
-        return JSONResponse({"status": "ready", "checks": results})
+        return JSONResponse({"status": "ready", "checks": results, **details})
     return problem_response(
         503,
         "NOT_READY",
         "A dependency is not reachable: "
         + ", ".join(f"{k} ({v})" for k, v in results.items() if v != "ok"),
         checks=results,
+        **details,
     )

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from nats.aio.client import Client
@@ -55,6 +56,8 @@ class Runtime:
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self.relay: OutboxRelay | None = None
+        # Extra facts for `/readyz` that inform but never fail readiness (breaker states…).
+        self.readiness_details: Callable[[], dict[str, Any]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def database(self) -> Database:

@@ -50,6 +50,8 @@ def create_app(
     spec = dataclasses.replace(SPEC, workers=(governor_listener, governor_dispatcher))
     app = build_app(spec, settings)
     app.state.gateway = gateway
+    # An open breaker is HMRC's trouble, not ours: shown in /readyz, never failing it.
+    app.state.runtime.readiness_details = lambda: {"breakers": gateway.breakers.describe()}
     started = app.router.lifespan_context
 
     @asynccontextmanager

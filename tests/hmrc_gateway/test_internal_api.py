@@ -258,6 +258,9 @@ async def test_breaker_opens_on_5xx_storm_and_closes_on_recovery(
     assert int(r.headers["retry-after"]) >= 1
     status = (await gateway.http.get("/internal/v1/status")).json()
     assert status["breakers"]["obligations"]["state"] == "open"
+    ready = await gateway.http.get("/readyz")
+    assert ready.status_code == 200  # HMRC failing does not make the gateway unready
+    assert ready.json()["details"]["breakers"]["obligations"]["state"] == "open"
     assert status["breakers"]["returns"]["state"] == "closed"
     metrics = (await gateway.http.get("/metrics")).text
     assert 'hmrc_gateway_breaker_state{group="obligations"} 2.0' in metrics
