@@ -28,6 +28,8 @@ class SeedChange(_Strict):
 class RateLimitChange(_Strict):
     requests_per_second: float = Field(gt=0)
     client_id: str | None = None  # one application; None: the default for all
+    # Send `Retry-After` with 429 MESSAGE_THROTTLED_OUT (HMRC documents none; default off).
+    retry_after_seconds: int | None = Field(default=None, ge=1, le=3600)
 
 
 class LagChange(_Strict):

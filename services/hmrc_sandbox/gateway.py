@@ -131,7 +131,12 @@ async def handle(request: Request, endpoint: Endpoint, handler: Handler) -> Resp
         client_id = grant.client_id
         if not sandbox.rate_limiter.admit(client_id, sandbox.rate_for(client_id)):
             sandbox.counters.throttled[client_id] += 1
-            raise Rejected(E.MESSAGE_THROTTLED_OUT)
+            throttled = E.MESSAGE_THROTTLED_OUT
+            if sandbox.throttle_retry_after is not None:
+                throttled = throttled.with_headers(
+                    **{"Retry-After": str(sandbox.throttle_retry_after)}
+                )
+            raise Rejected(throttled)
         user = sandbox.state.users.get(grant.user_id) if grant.user_id else None
         if endpoint.user_restricted and user is None:
             raise Rejected(E.INCORRECT_ACCESS_TOKEN_TYPE)

@@ -36,6 +36,8 @@ class Sandbox:
         self.rate_limiter = RateLimiter()
         self.counters = Counters()
         self.default_rate = settings.rate_limit_per_second
+        # HMRC documents no Retry-After on 429; tests can ask for one to exercise callers.
+        self.throttle_retry_after: int | None = None
         self.fulfilment_lag = timedelta(seconds=settings.fulfilment_lag_seconds)
         # Recent VAT API requests' Gov-* headers per application (validated when asked for).
         self.fraud_feedback: dict[str, deque[dict[str, Any]]] = {}
@@ -90,6 +92,7 @@ class Sandbox:
             },
             "seed": self.ids.seed,
             "rateLimitPerSecond": self.default_rate,
+            "throttleRetryAfterSeconds": self.throttle_retry_after,
             "fulfilmentLagSeconds": self.fulfilment_lag.total_seconds(),
             "faults": {k: v.model_dump() for k, v in self.faults.endpoints.items()},
             "outage": self.faults.outage.model_dump(mode="json") if self.faults.outage else None,
@@ -107,6 +110,8 @@ class Sandbox:
         if doc.get("seed") is not None:
             self.ids.reseed(int(doc["seed"]))
         self.default_rate = float(doc.get("rateLimitPerSecond") or self.default_rate)
+        retry_after = doc.get("throttleRetryAfterSeconds")
+        self.throttle_retry_after = int(retry_after) if retry_after is not None else None
         self.fulfilment_lag = timedelta(seconds=float(doc.get("fulfilmentLagSeconds") or 0))
         self.faults.endpoints = {
             k: EndpointFault.model_validate(v) for k, v in (doc.get("faults") or {}).items()

@@ -294,3 +294,23 @@ async def test_throttled_read_pauses_everyone_then_succeeds(
     assert loop.time() - started >= gateway.core.settings.throttle_pause_seconds * 0.9
     statuses = [e["response_status"] for e in await audit_events(gateway.db_url)]
     assert statuses == [429, 200]
+
+
+async def test_retry_after_on_429_is_honoured(gateway: Gateway, simulator: Simulator) -> None:
+    vrn = await simulator.connect_user()
+    # HMRC's own limit below the gateway's (20/s in tests), with a Retry-After of 2 s.
+    await simulator.control(
+        "PUT", "/rate-limit", json={"requests_per_second": 1, "retry_after_seconds": 2}
+    )
+    url = f"/internal/v1/vat/{vrn}/obligations"
+    params = {"tenant_id": TENANT, "from": "2026-01-01", "to": "2026-12-31"}
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(1.1)  # let the connection set-up's requests leave the window
+    first = await gateway.http.get(url, params=params, headers=devices.web_headers())
+    assert first.status_code == 200, first.text
+    started = loop.time()
+    second = await gateway.http.get(url, params=params, headers=devices.web_headers())
+    assert second.status_code == 200, second.text
+    assert loop.time() - started >= 1.9  # waited HMRC's Retry-After, not the 1 s default
+    counters = await simulator.control("GET", "/counters")
+    assert counters["throttledTotal"] == 1

@@ -90,6 +90,7 @@ async def seed(change: SeedChange, sandbox: Sandbox = Control) -> dict[str, Any]
 async def rate_limit(change: RateLimitChange, sandbox: Sandbox = Control) -> dict[str, Any]:
     if change.client_id is None:
         sandbox.default_rate = change.requests_per_second
+        sandbox.throttle_retry_after = change.retry_after_seconds
         await sandbox.save_control()
     else:
         app = sandbox.state.applications.get(change.client_id)
