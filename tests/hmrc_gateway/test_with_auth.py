@@ -1,0 +1,95 @@
+"""The gateway with nothing standing in: a VRN connected through auth's real OAuth flow
+with the simulator, HMRC tokens and fraud facts fetched from auth, and HMRC's own
+fraud-header validator asked through the gateway."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from services.hmrc_gateway.app import create_app
+from tests.auth.conftest import GATEWAY_ID, ServeAuth, bearer, serve_auth
+
+__all__ = ["serve_auth"]  # the auth suite's fixture, used here too
+from tests.auth.simulator import auth_with_simulator, connect
+from tests.conftest import fresh_database
+from tests.hmrc_gateway import devices
+from tests.hmrc_gateway.conftest import gateway_settings
+from tests.serving import serve
+
+
+async def test_a_vrn_connected_in_auth_is_served_end_to_end(
+    serve_auth: ServeAuth, pg_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    async with auth_with_simulator(serve_auth, pg_url, nats_url, tmp_path) as (auth, sim):
+        connected = await connect(auth, sim)
+        secret = auth.settings.service_client_secrets()[GATEWAY_ID]
+        settings = gateway_settings(
+            await fresh_database(pg_url, "hmrc_gateway"),
+            nats_url,
+            sim.url,
+            auth.url,
+            client_id=GATEWAY_ID,
+            client_secret=secret,
+            fraud_header_feedback=True,
+        )
+        async with (
+            serve(create_app(settings)) as url,
+            httpx.AsyncClient(
+                base_url=url, headers=bearer(await auth.gateway_token()), timeout=30
+            ) as gateway,
+        ):
+            me = await auth.http.get("/v1/auth/me", headers=bearer(connected.user_token))
+            assert me.status_code == 200, me.text
+            user_id = me.json()["subject"]
+            body = {
+                "tenant_id": connected.tenant,
+                "user_id": user_id,
+                "return": {
+                    "periodKey": "E001",
+                    "vatDueSales": "10.00",
+                    "vatDueAcquisitions": "0.00",
+                    "totalVatDue": "10.00",
+                    "vatReclaimedCurrPeriod": "0.00",
+                    "netVatDue": "10.00",
+                    "totalValueSalesExVAT": "50",
+                    "totalValuePurchasesExVAT": "0",
+                    "totalValueGoodsSuppliedExVAT": "0",
+                    "totalAcquisitionsExVAT": "0",
+                    "finalised": True,
+                },
+                "device": devices.device("WEB_APP_VIA_SERVER"),
+                "connection": devices.connection(),
+            }
+            r = await gateway.post(f"/internal/v1/vat/{connected.vrn}/returns", json=body)
+            assert r.status_code == 201, r.text
+            assert r.json()["receipt"]["formBundleNumber"]
+
+            # The user's MFA and hashed user id came from auth into the headers, and HMRC's
+            # validator (the simulator's, asked through the gateway) finds nothing wrong.
+            r = await gateway.post(
+                "/internal/v1/fraud-headers/validate",
+                json={
+                    "tenant_id": connected.tenant,
+                    "vrn": connected.vrn,
+                    "user_id": user_id,
+                    "device": devices.device("WEB_APP_VIA_SERVER"),
+                    "connection": devices.connection(),
+                    "ask_hmrc": True,
+                },
+            )
+            assert r.status_code == 200, r.text
+            answer = r.json()
+            assert answer["hmrc"]["code"] == "VALID_HEADERS", answer["hmrc"]
+            assert answer["validation"]["result"] == "valid"
+            assert "Gov-Client-Multi-Factor" in answer["headers"]
+
+            # A VRN the tenant never connected: a clear answer naming the next step.
+            other = str(uuid.uuid4())
+            r = await gateway.post(
+                f"/internal/v1/vat/{connected.vrn}/returns", json={**body, "tenant_id": other}
+            )
+            assert r.status_code == 409, r.text
+            assert r.json()["code"] == "HMRC_REAUTHORISATION_REQUIRED"
