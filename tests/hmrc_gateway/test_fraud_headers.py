@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -172,3 +173,36 @@ def test_any_accepted_device_data_gives_well_formed_headers(raw: dict[str, Any])
         and "os key" not in e["message"]
     ]
     assert not bad, (headers, bad)
+
+
+MALFORMED = {
+    "Gov-Client-Timezone": "GMT+1",
+    "Gov-Client-Device-ID": "not a device id",
+    "Gov-Client-Public-IP": "10.0.0.1",
+    "Gov-Client-Public-Port": "99999",
+    "Gov-Client-Screens": "width=wide",
+    "Gov-Client-Window-Size": "width=wide",
+    "Gov-Client-Multi-Factor": "type=SMS",
+    "Gov-Client-Local-IPs-Timestamp": "yesterday",
+    "Gov-Client-Public-IP-Timestamp": "yesterday",
+    "Gov-Vendor-Version": "no version",
+    "Gov-Client-MAC-Addresses": "zz",
+}
+
+
+@pytest.mark.parametrize("method", sorted(REQUIRED))
+def test_each_missing_or_malformed_header_is_named_by_the_local_validator(method: str) -> None:
+    device = DeviceData.model_validate(devices.device(method))
+    headers = build(device, VENDOR, tenant_id=TENANT, facts=facts())
+    assert spec_rules(method, headers).result == "valid"
+    for name in REQUIRED[method]:
+        if name == "Gov-Client-Connection-Method":
+            continue
+        without = {k: v for k, v in headers.items() if k != name}
+        missing = spec_rules(method, without)
+        assert missing.result == "invalid", name
+        assert any(name.lower() in e["headers"] for e in missing.errors), (name, missing)
+        if name in MALFORMED:
+            broken = spec_rules(method, {**headers, name: MALFORMED[name]})
+            named = broken.errors + broken.warnings
+            assert any(name.lower() in e["headers"] for e in named), (name, broken)
