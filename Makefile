@@ -5,6 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 CHROMIUM := /usr/bin/chromium
+# Rule unit tests and `make observe` use Debian's Prometheus (promtool, prometheus) and
+# Alertmanager (amtool); the packages do not start any server by themselves.
+PROMTOOL := /usr/bin/promtool
+AMTOOL   := /usr/bin/amtool
 
 .DEFAULT_GOAL := help
 .PHONY: help install up down status logs migrate test lint typecheck check clean
@@ -29,6 +33,14 @@ $(CHROMIUM):
 	  echo "the browser tests need Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
 	fi
 
+$(PROMTOOL) $(AMTOOL):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Prometheus and Alertmanager tools (apt-get) …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null; \
+	else \
+	  echo "the rule tests and make observe need them: sudo apt-get install -y prometheus prometheus-alertmanager" >&2; exit 1; \
+	fi
+
 up: $(STAMP) ## start PostgreSQL, NATS and all six services; print their URLs
 	@$(PY) -m services.stack up
 
@@ -44,7 +56,7 @@ logs: $(STAMP) ## last lines of every service's log (make logs SERVICE=auth)
 migrate: $(STAMP) ## create the per-service databases and migrate them to head
 	@$(PY) -m services.stack migrate
 
-test: $(STAMP) $(CHROMIUM) ## run the test suite against real PostgreSQL and NATS (embedded unless given)
+test: $(STAMP) $(CHROMIUM) $(PROMTOOL) $(AMTOOL) ## run the test suite against real PostgreSQL and NATS (embedded unless given)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: no tests were collected" >&2; exit 1; fi; exit $$rc
 
@@ -59,3 +71,7 @@ check: lint typecheck test ## everything CI runs
 
 clean: down ## stop the stack and delete .local/ (all local data)
 	rm -rf .local
+
+.PHONY: observe
+observe: $(STAMP) $(PROMTOOL) ## Prometheus with the platform's rules scraping `make up`'s stack; print its URL
+	@$(PY) -m deploy.observe up

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import yaml
+
 from tests.charts.cases import ALL_ON
 from tests.charts.chart import CHART, fullname, render
 
@@ -95,8 +97,16 @@ def test_prometheus_rule_includes_the_shipped_rule_files() -> None:
     (rule,) = r.kind("PrometheusRule")
     groups = rule["spec"]["groups"]
     names = [g["name"] for g in groups]
-    assert names == ["mtd-vat-availability", "extra"]
-    availability = groups[0]["rules"]
+    # The shipped groups (copies of deploy/prometheus/rules/, tests/observability checks
+    # they are identical), in file order, then extraGroups.
+    shipped = [
+        g["name"]
+        for path in sorted((CHART / "files" / "prometheus-rules").glob("*.yaml"))
+        for g in yaml.safe_load(path.read_text())["groups"]
+    ]
+    assert "mtd-vat-availability" in shipped
+    assert names == [*shipped, "extra"]
+    availability = groups[names.index("mtd-vat-availability")]["rules"]
     assert any(re.search(r"\bup\{[^}]*\}\s*==\s*0", rr["expr"]) for rr in availability)
     for rr in availability:
         assert rr["labels"]["severity"] in {"warning", "critical"}
@@ -120,7 +130,8 @@ def test_dashboards_show_the_red_metrics() -> None:
         c for c in r.kind("ConfigMap") if c["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
     assert len(boards) == len(list((CHART / "files" / "dashboards").glob("*.json")))
-    board = json.loads(boards[0]["data"]["red.json"])
+    (red,) = [b for b in boards if "red.json" in b["data"]]
+    board = json.loads(red["data"]["red.json"])
     exprs = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
     assert "http_server_requests_total" in exprs
     assert "http_server_request_duration_seconds_bucket" in exprs
