@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.common.messaging import streams
 from services.common.service import ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
-from services.submission.loops import run_sweeper, run_workers
+from services.submission.loops import run_sweeper, run_workers, sample_metrics
 from services.submission.obligations_client import ObligationsClient
 from services.submission.routes import router
 from services.submission.settings import SubmissionSettings
@@ -25,7 +25,7 @@ SPEC = ServiceSpec(
     settings_cls=SubmissionSettings,
     routers=(router,),
     streams=(streams.SUBMISSIONS, streams.AUDIT, streams.DEAD_LETTER),
-    workers=(run_workers, run_sweeper),
+    workers=(run_workers, run_sweeper, sample_metrics),
 )
 
 

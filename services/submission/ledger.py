@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common import jsonutil, telemetry
 from services.common.messaging import outbox
+from services.submission import metrics
 from services.submission.models import Submission, Transition
 from services.submission.states import State, check
 
@@ -101,6 +102,7 @@ async def create(
     )
     session.add(submission)
     await _record(session, submission, None, State.RECEIVED, None, {})
+    metrics.record_move(submission, None, State.RECEIVED)
     await move(session, submission, State.QUEUED)
     return submission
 
@@ -122,6 +124,7 @@ async def move(
     for name, value in fields.items():
         setattr(submission, name, value)
     await _record(session, submission, current, target, reason, details or {})
+    metrics.record_move(submission, current, target)
 
 
 async def _record(

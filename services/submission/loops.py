@@ -18,7 +18,7 @@ import httpx
 from services.common.logging import get_logger
 from services.common.service import Runtime
 from services.common.tasks import raise_if_cancelling
-from services.submission import sweeper
+from services.submission import metrics, sweeper
 from services.submission.gateway_client import GatewayClient
 from services.submission.settings import SubmissionSettings
 from services.submission.worker import Worker
@@ -98,3 +98,18 @@ async def run_sweeper(runtime: Runtime) -> None:
             raise_if_cancelling()
             log.warning("sweep failed; retrying", error=str(exc))
         await asyncio.sleep(min(settings.lease_seconds / 4, 30.0))
+
+
+async def sample_metrics(runtime: Runtime) -> None:
+    """The queue's depth, oldest age and deadline risk, as PostgreSQL knows them."""
+    while True:
+        raise_if_cancelling()
+        try:
+            async with runtime.database().sessions() as session:
+                await metrics.sample_queue(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise_if_cancelling()
+            log.warning("queue metrics not sampled", error=str(exc))
+        await asyncio.sleep(15)

@@ -165,3 +165,34 @@ async def test_stale_claims_are_found_for_reconciliation(sdb: Database) -> None:
         assert (
             await session.execute(sa.select(sa.func.count()).select_from(Transition))
         ).scalar_one() == 3
+
+
+async def test_queue_metrics_come_from_postgresql(sdb: Database) -> None:
+    from prometheus_client import REGISTRY
+
+    from services.submission import metrics
+
+    today = date(2026, 12, 1)
+    for n in range(3):
+        await add(sdb, "t1", f"80000000{n}", "24A1", today + timedelta(days=n * 3))
+    claimed = await claim(sdb)
+    assert claimed is not None
+    async with sdb.transaction() as session:
+        await session.execute(
+            sa.update(Submission).values(
+                created_at=sa.func.now() - sa.text("interval '20 minutes'")
+            )
+        )
+    async with sdb.sessions() as session:
+        await metrics.sample_queue(session, today=today)
+
+    def value(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    assert value("submission_queue_depth", state="queued") == 2
+    assert value("submission_queue_depth", state="submitting") == 1
+    assert value("submission_queue_oldest_age_seconds") >= 20 * 60
+    # Due today and in 3 days, both waiting past the 15-minute budget.
+    assert value("submission_deadline_risk_returns", window="24h") == 1
+    assert value("submission_deadline_risk_returns", window="72h") == 2
+    assert value("submissions_total", outcome="received") >= 3
