@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from services.common.messaging import streams
-from services.common.service import ServiceSpec, build_app
+from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
+from services.submission.gateway_client import GatewayClient
 from services.submission.loops import run_sweeper, run_workers, sample_metrics
 from services.submission.obligations_client import ObligationsClient
 from services.submission.routes import router
@@ -25,15 +28,25 @@ SPEC = ServiceSpec(
     settings_cls=SubmissionSettings,
     routers=(router,),
     streams=(streams.SUBMISSIONS, streams.AUDIT, streams.DEAD_LETTER),
-    workers=(run_workers, run_sweeper, sample_metrics),
 )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or load_settings(SubmissionSettings)
     assert isinstance(settings, SubmissionSettings)
-    app = build_app(SPEC, settings)
+    auth = httpx.AsyncClient(base_url=settings.auth_url or "", timeout=10.0)
+    secret = settings.client_secret.get_secret_value() if settings.client_secret else None
+    hmrc = GatewayClient(
+        settings.hmrc_gateway_url, auth, settings.client_id or "submission", secret
+    )
+
+    async def workers(runtime: Runtime) -> None:
+        await run_workers(runtime, hmrc)
+
+    spec = dataclasses.replace(SPEC, workers=(workers, run_sweeper, sample_metrics))
+    app = build_app(spec, settings)
     app.state.obligations = ObligationsClient(settings.obligations_url)
+    app.state.hmrc = hmrc
     started = app.router.lifespan_context
 
     @asynccontextmanager
@@ -43,6 +56,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 yield
             finally:
                 await application.state.obligations.aclose()
+                await hmrc.aclose()
+                await auth.aclose()
 
     app.router.lifespan_context = lifespan
     return app

@@ -156,3 +156,18 @@ class GatewayClient:
             str(problem.get("code") or f"HTTP_{response.status_code}"),
             after_s=_retry_after(response, 30.0),
         )
+
+    async def status(self) -> dict[str, Any] | None:
+        """The gateway's breakers and governor, or None when the gateway does not answer."""
+        try:
+            r = await self.http.get(
+                "/internal/v1/status",
+                headers={"Authorization": f"Bearer {await self.token.get()}"},
+                timeout=3.0,
+            )
+        except httpx.HTTPError:
+            return None
+        if r.status_code != 200:
+            return None
+        answer: dict[str, Any] = r.json()
+        return answer

@@ -13,8 +13,6 @@ import socket
 from contextlib import suppress
 from datetime import timedelta
 
-import httpx
-
 from services.common.logging import get_logger
 from services.common.service import Runtime
 from services.common.tasks import raise_if_cancelling
@@ -30,7 +28,7 @@ def replica_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def run_workers(runtime: Runtime) -> None:
+async def run_workers(runtime: Runtime, hmrc: GatewayClient) -> None:
     settings = runtime.settings
     assert isinstance(settings, SubmissionSettings)
     if settings.workers == 0:
@@ -43,26 +41,11 @@ async def run_workers(runtime: Runtime) -> None:
             wake.set()
 
         await runtime.nc.subscribe("submission.queued", cb=ring)
-    secret = settings.client_secret.get_secret_value() if settings.client_secret else None
-    async with httpx.AsyncClient(base_url=settings.auth_url or "", timeout=10.0) as auth:
-        hmrc = GatewayClient(
-            settings.hmrc_gateway_url, auth, settings.client_id or "submission", secret
-        )
-        try:
-            await asyncio.gather(
-                *(
-                    work(
-                        Worker(
-                            db, hmrc, f"{replica_name()}-{n}", renew_every=settings.renew_seconds
-                        ),
-                        wake,
-                        settings.poll_seconds,
-                    )
-                    for n in range(settings.workers)
-                )
-            )
-        finally:
-            await hmrc.aclose()
+    workers = [
+        Worker(db, hmrc, f"{replica_name()}-{n}", renew_every=settings.renew_seconds)
+        for n in range(settings.workers)
+    ]
+    await asyncio.gather(*(work(w, wake, settings.poll_seconds) for w in workers))
 
 
 async def work(worker: Worker, wake: asyncio.Event, poll_seconds: float) -> None:

@@ -125,3 +125,15 @@ async def position(session: AsyncSession, submission: Submission, rate: float) -
     ).scalar_one()
     start = max(datetime.now(UTC), submission.next_attempt_at)
     return Position(int(ahead), start + timedelta(seconds=(int(ahead) + 1) / rate))
+
+
+async def backlog(session: AsyncSession) -> tuple[int, float]:
+    """Returns waiting to be sent now or later, and the longest wait so far in seconds."""
+    count, oldest = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.min(Submission.created_at)).where(
+                Submission.state.in_([State.QUEUED, State.SUBMITTING, State.RECONCILING])
+            )
+        )
+    ).one()
+    return int(count), (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from services.common import hmrc_validation, jsonutil
 from services.common.errors import ProblemError
 from services.common.hmrc_errors import HmrcError, Rejected
-from services.common.security.jwt_verify import Principal, require_scopes
+from services.common.security.jwt_verify import Principal, authenticated, require_scopes
 from services.submission import ledger, queue
 from services.submission.models import Submission
 from services.submission.states import State
@@ -215,4 +215,34 @@ async def status(
             if position
             else None
         ),
+    }
+
+
+@router.get("/v1/status", summary="HMRC reachability, breaker states and the queue's delay")
+async def platform_status(
+    request: Request, _: Annotated[Principal, Depends(authenticated)]
+) -> dict[str, Any]:
+    """For client applications' degraded-mode banners: answers even when HMRC is down."""
+    settings = request.app.state.runtime.settings
+    try:
+        gateway = await request.app.state.hmrc.status()
+    except ProblemError:
+        gateway = None  # auth is down: the gateway's view is unknown, the queue is not
+    async with request.app.state.runtime.database().sessions() as session:
+        depth, oldest = await queue.backlog(session)
+    breakers = (gateway or {}).get("breakers", {})
+    open_groups = sorted(g for g, b in breakers.items() if b.get("state") != "closed")
+    degraded = gateway is None or bool(open_groups)
+    return {
+        "status": "degraded" if degraded else "ok",
+        "hmrc": {
+            "gatewayReachable": gateway is not None,
+            "breakers": {g: b.get("state") for g, b in breakers.items()},
+            "failingEndpointGroups": open_groups,
+        },
+        "queue": {
+            "waiting": depth,
+            "oldestWaitingSeconds": round(oldest, 1),
+            "estimatedDelaySeconds": round(depth / settings.hmrc_rate_per_second, 1),
+        },
     }

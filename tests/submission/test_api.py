@@ -30,6 +30,7 @@ async def api(pg_url: str, nats_url: str, auth_api: AuthApi) -> AsyncIterator[ht
         workers=0,
         # Nothing listens there: these tests never get as far as the obligation check.
         obligations_url=f"http://127.0.0.1:{free_port()}",
+        hmrc_gateway_url=f"http://127.0.0.1:{free_port()}",
     )
     async with serve(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
         yield http
@@ -116,3 +117,19 @@ async def test_unreachable_obligations_is_a_503_and_nothing_is_accepted(
     assert r.status_code == 503
     assert r.json()["code"] == "OBLIGATIONS_UNAVAILABLE"
     assert int(r.headers["retry-after"]) > 0
+
+
+async def test_status_says_degraded_when_the_gateway_cannot_be_reached(
+    api: httpx.AsyncClient, submitter: dict[str, str]
+) -> None:
+    assert (await api.get("/v1/status")).status_code == 401
+    r = await api.get("/v1/status", headers=submitter)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["hmrc"]["gatewayReachable"] is False
+    assert body["queue"] == {
+        "waiting": 0,
+        "oldestWaitingSeconds": 0.0,
+        "estimatedDelaySeconds": 0.0,
+    }

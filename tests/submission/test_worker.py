@@ -209,3 +209,9 @@ async def test_outage_then_recovery_ends_accepted_once(
     assert history[:5] == ["received", "queued", "submitting", "uncertain", "reconciling"]
     assert history[-3:] == ["queued", "submitting", "accepted"]  # not found → sent again
     assert (await sent_and_stored(simulator, vrn, "A006"))[1] == 1
+
+
+async def test_gateway_status_reports_closed_breakers(hmrc: GatewayClient) -> None:
+    status = await hmrc.status()
+    assert status is not None
+    assert {b["state"] for b in status["breakers"].values()} == {"closed"}
