@@ -1,3 +1,4 @@
 from services.common.migrations import run_env
+from services.obligations.models import metadata
 
-run_env(None)
+run_env(metadata)
