@@ -72,15 +72,16 @@ class GatewayClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        response = await self.http.post(
-            path, json=body, headers={"Authorization": f"Bearer {await self.token.get()}"}
-        )
+    async def _post(
+        self, path: str, body: dict[str, Any], device_headers: dict[str, str] | None
+    ) -> httpx.Response:
+        # The user's Gov-Client-* headers travel as headers, as they came to the platform.
+        headers = dict(device_headers or {})
+        headers["Authorization"] = f"Bearer {await self.token.get()}"
+        response = await self.http.post(path, json=body, headers=headers)
         if response.status_code == 401:  # our token expired early: one renewal
-            token = await self.token.get(renew=True)
-            response = await self.http.post(
-                path, json=body, headers={"Authorization": f"Bearer {token}"}
-            )
+            headers["Authorization"] = f"Bearer {await self.token.get(renew=True)}"
+            response = await self.http.post(path, json=body, headers=headers)
         return response
 
     async def submit(self, request: SubmitRequest) -> SubmitOutcome:
@@ -96,7 +97,9 @@ class GatewayClient:
             "connection": context.get("connection"),
         }
         try:
-            response = await self._post(f"/internal/v1/vat/{request.vrn}/returns", body)
+            response = await self._post(
+                f"/internal/v1/vat/{request.vrn}/returns", body, context.get("headers")
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             return RetryLater(5.0, f"GATEWAY_UNREACHABLE: {type(exc).__name__}")
         except httpx.HTTPError as exc:
@@ -119,9 +122,18 @@ class GatewayClient:
         code = str(problem.get("hmrc_code") or problem.get("code") or f"HTTP_{status}")
         if outcome == "uncertain":
             return Uncertain(str(problem.get("reason") or code))
-        if problem.get("sent") is False or (status in (401, 403) and outcome is None):
+        if problem.get("sent") is False or (status in (401, 403, 429) and outcome is None):
             # Never reached HMRC (breaker open, throttled, no slot, or our own credentials).
             return RetryLater(_retry_after(response), code)
+        if outcome is None and 400 <= status < 500:
+            # Refused before HMRC (invalid fraud headers, VRN not connected): nothing was
+            # sent, and sending again will not help until the client fixes it.
+            return Rejected(
+                code=code,
+                message=str(problem.get("detail") or code),
+                status=status,
+                errors=list(problem.get("errors") or []),
+            )
         if outcome == "rejected":
             return Rejected(
                 code=code,
@@ -144,7 +156,7 @@ class GatewayClient:
         }
         path = f"/internal/v1/vat/{vrn}/returns/{period_key.replace('#', '%23')}/view"
         try:
-            response = await self._post(path, body)
+            response = await self._post(path, body, context.get("headers"))
         except httpx.HTTPError as exc:
             return Unavailable(f"GATEWAY_UNREACHABLE: {type(exc).__name__}")
         if response.status_code == 200:

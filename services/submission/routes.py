@@ -22,7 +22,8 @@ router = APIRouter(tags=["returns"])
 Vrn = Annotated[str, Path(pattern=r"^\d{9}$", description="VAT registration number")]
 Submitter = Annotated[Principal, Depends(require_scopes("vat:submit"))]
 Reader = Annotated[Principal, Depends(require_scopes("vat:read"))]
-DEVICE_PREFIXES = ("gov-client-", "gov-test-scenario")
+# The user's device data, and the proxy hops that say where the user connected from.
+DEVICE_PREFIXES = ("gov-client-", "gov-test-scenario", "forwarded", "x-forwarded-for")
 
 
 def tenant_of(principal: Principal) -> str:

@@ -99,7 +99,14 @@ async def platform(
             hmrc_base_url=sim.url,
             hmrc_client_id=sim.client_id,
             hmrc_client_secret=sim.client_secret,
-            service_clients=f"{GATEWAY_ID}:{secrets.token_urlsafe(24)},{OBLIGATIONS_ID}:{secret}",
+            # The submission service's client too, for suites that add it to this platform.
+            service_clients=",".join(
+                (
+                    f"{GATEWAY_ID}:{secrets.token_urlsafe(24)}",
+                    f"{OBLIGATIONS_ID}:{secret}",
+                    f"submission:{secrets.token_urlsafe(24)}",
+                )
+            ),
         )
         auth = await stack.enter_async_context(_serve_auth(auth_settings))
         gw_settings = gateway_settings(
