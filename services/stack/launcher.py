@@ -224,8 +224,10 @@ class Stack:
     def _spawn(self, app: App, env: dict[str, str]) -> None:
         self.pid_file(app.name).parent.mkdir(parents=True, exist_ok=True)
         self.log_file(app.name).parent.mkdir(parents=True, exist_ok=True)
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith(app.prefix)}
-        child_env.update({app.prefix + k: v for k, v in env.items()})
+        # The stack's wiring first; a setting given in make's environment wins, so a load
+        # test can run e.g. `HMRC_GATEWAY_RATE_PER_SECOND=100 make up`.
+        child_env = {app.prefix + k: v for k, v in env.items()}
+        child_env.update(os.environ)
         child_env["PYTHONUNBUFFERED"] = "1"
         with self.log_file(app.name).open("ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
