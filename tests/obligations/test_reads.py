@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from services.common import hmrc_contracts
 from tests.auth.conftest import bearer
 from tests.obligations.conftest import Platform
 
@@ -161,3 +162,44 @@ async def test_tenant_isolation_and_scope(platform: Platform) -> None:
         f"/v1/vat/{their_vrn}/obligations", params=WINDOW, headers=bearer("not-a-jwt")
     )
     assert r.status_code == 401
+
+
+def obligation_scenarios() -> list[str]:
+    """Every obligations Gov-Test-Scenario HMRC lists that answers with obligations
+    (`##` expanded); the error scenarios are in test_hmrc_refusals_pass_through."""
+    listed = hmrc_contracts.load(hmrc_contracts.SANDBOX_SCENARIOS)["obligations"]
+    names = []
+    for name in listed:
+        if name.startswith("DEFAULT") or name in ("INSOLVENT_TRADER", "NOT_FOUND"):
+            continue
+        if "##" in name:
+            last = 12 if name.startswith("MONTHLY") else 4
+            names += [name.replace("##", f"{n:02d}") for n in range(1, last + 1)]
+        else:
+            names.append(name)
+    return names
+
+
+FULFILLED = {"NONE": 0, "ONE": 1, "TWO": 2, "THREE": 3, "FOUR": 4}
+
+
+async def test_every_obligations_scenario_passes_through(platform: Platform) -> None:
+    tenant = await platform.tenant()
+    [vrn] = tenant.vrns
+    for scenario in obligation_scenarios():
+        r = await platform.get(
+            f"/v1/vat/{vrn}/obligations",
+            tenant.token,
+            headers={"Gov-Test-Scenario": scenario},
+            params={"from": "2018-01-01", "to": "2018-12-31"},
+        )
+        assert r.status_code == 200, (scenario, r.text)
+        obligations = r.json()["obligations"]
+        assert obligations, scenario
+        assert all(o["platformStatus"] in ("OPEN", "FULFILLED") for o in obligations), scenario
+        words = scenario.split("_")
+        if len(words) == 3 and words[2] == "MET":
+            met = sum(o["status"] == "F" for o in obligations)
+            assert met == FULFILLED[words[1]], (scenario, obligations)
+        if scenario.startswith("MULTIPLE_OPEN"):
+            assert sum(o["status"] == "O" for o in obligations) == 2, scenario
