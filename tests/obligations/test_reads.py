@@ -203,3 +203,48 @@ async def test_every_obligations_scenario_passes_through(platform: Platform) -> 
             assert met == FULFILLED[words[1]], (scenario, obligations)
         if scenario.startswith("MULTIPLE_OPEN"):
             assert sum(o["status"] == "O" for o in obligations) == 2, scenario
+
+
+FINANCIAL_SCENARIOS = {
+    # scenario: (window HMRC documents for it, how many items)
+    "liabilities": {
+        "SINGLE_LIABILITY": (("2017-01-02", "2017-02-02"), 1),
+        "MULTIPLE_LIABILITIES": (("2017-04-05", "2017-12-21"), None),
+        "SINGLE_LIABILITY_2018_19": (("2018-01-02", "2018-02-02"), 1),
+        "MULTIPLE_LIABILITIES_2018_19": (("2018-04-05", "2018-12-21"), None),
+    },
+    "payments": {
+        "SINGLE_PAYMENT": (("2017-01-02", "2017-02-02"), 1),
+        "MULTIPLE_PAYMENTS": (("2017-02-27", "2017-12-21"), None),
+        "SINGLE_PAYMENT_2018_19": (("2018-01-02", "2018-02-02"), 1),
+        "MULTIPLE_PAYMENTS_2018_19": (("2018-02-27", "2018-12-21"), None),
+    },
+}
+
+
+async def test_every_liabilities_and_payments_scenario_passes_through(
+    platform: Platform,
+) -> None:
+    tenant = await platform.tenant()
+    [vrn] = tenant.vrns
+    listed = hmrc_contracts.load(hmrc_contracts.SANDBOX_SCENARIOS)
+    for what, scenarios in FINANCIAL_SCENARIOS.items():
+        named = {k for k in listed[what] if k.isupper() and k != "INSOLVENT_TRADER"}
+        assert named == set(scenarios), what  # nothing HMRC lists is left untested
+        for scenario, ((start, end), count) in scenarios.items():
+            r = await platform.get(
+                f"/v1/vat/{vrn}/{what}",
+                tenant.token,
+                headers={"Gov-Test-Scenario": scenario},
+                params={"from": start, "to": end},
+            )
+            assert r.status_code == 200, (scenario, r.text)
+            items = r.json()[what]
+            assert len(items) == count if count else len(items) > 1, (scenario, items)
+        r = await platform.get(
+            f"/v1/vat/{vrn}/{what}",
+            tenant.token,
+            headers={"Gov-Test-Scenario": "INSOLVENT_TRADER"},
+            params={"from": "2017-01-02", "to": "2017-02-02"},
+        )
+        assert (r.status_code, r.json()["code"]) == (403, "INSOLVENT_TRADER"), r.text
