@@ -19,10 +19,10 @@ from typing import Any, Literal
 from prometheus_client import Counter, Histogram
 
 from services.common.errors import ProblemError
+from services.common.hmrc_error_map import MappedError, hmrc_code
 from services.common.logging import get_logger
 from services.hmrc_gateway.auth_client import TokenSource
 from services.hmrc_gateway.breaker import BreakerOpen, Breakers
-from services.hmrc_gateway.error_map import MappedError, hmrc_code
 from services.hmrc_gateway.exchange_audit import Exchange, ExchangeAudit
 from services.hmrc_gateway.fraud_validation import ValidationResult
 from services.hmrc_gateway.governor import Governor, GovernorTimeout, Priority

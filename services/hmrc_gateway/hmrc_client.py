@@ -15,8 +15,8 @@ from urllib.parse import quote
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+from services.common.hmrc_error_map import MappedError, map_error
 from services.hmrc_gateway import hmrc_json
-from services.hmrc_gateway.error_map import MappedError, map_error
 
 ACCEPT = "application/vnd.hmrc.1.0+json"
 RECEIPT_HEADERS = ("Receipt-ID", "Receipt-Timestamp", "Receipt-Signature")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from services.hmrc_gateway import error_map
+from services.common import hmrc_error_map as error_map
 from services.hmrc_gateway.retry import delay_before_retry, parse_retry_after
 
 

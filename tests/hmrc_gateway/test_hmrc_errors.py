@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.common import hmrc_contracts as contracts
-from services.hmrc_gateway import error_map
+from services.common import hmrc_error_map as error_map
 from tests.hmrc_gateway.conftest import Gateway, Simulator
 from tests.hmrc_gateway.test_internal_api import submit_body
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from services.common import hmrc_error_map as error_map
 from services.common import hmrc_errors
-from services.hmrc_gateway import error_map
 from tests.hmrc_gateway import devices
 from tests.hmrc_gateway.conftest import Gateway, Simulator
 
