@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 from fastapi import FastAPI
 
+from services.common.runner import KEEP_ALIVE_SECONDS
 from services.stack.embedded import free_port
 
 
@@ -17,7 +18,13 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Run `app` (lifespan included) until the block ends; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # as the services run (see the runner)
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

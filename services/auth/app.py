@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.auth.bootstrap import provision
@@ -17,7 +14,7 @@ from services.auth.settings import AuthSettings
 from services.auth.tokens import TokenIssuer
 from services.common.messaging import streams
 from services.common.security.jwt_verify import StaticKeySource, TokenVerifier
-from services.common.service import ServiceSpec, build_app
+from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 
 SPEC = ServiceSpec(
@@ -49,18 +46,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         issuer=settings.issuer,
         audience=settings.audience,
     )
-    common_lifespan = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        async with common_lifespan(app_):
-            ctx.attach(app_.state.runtime.database())
-            # Provisioned before the port opens, so `ready` means the bootstrap client works.
-            await provision(ctx)
-            try:
-                yield
-            finally:
-                await ctx.hmrc.aclose()
+    async def start(runtime: Runtime) -> None:
+        ctx.attach(runtime.database())
+        # Provisioned before the port opens, so `ready` means the bootstrap client works.
+        await provision(ctx)
 
-    app.router.lifespan_context = lifespan
+    app.state.runtime.on_start(start)
+    app.state.runtime.on_stop(ctx.hmrc.aclose)
     return app

@@ -20,6 +20,8 @@ from services.common.messaging.connection import probe
 from services.common.service import ServiceSpec
 from services.common.settings import ServiceSettings, load_settings, setting_name
 
+KEEP_ALIVE_SECONDS = 75
+
 
 def _fail(message: str) -> NoReturn:
     print(f"startup error: {message}", file=sys.stderr)
@@ -90,4 +92,7 @@ def run_service(spec: ServiceSpec, create_app: Callable[[ServiceSettings], FastA
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Longer than any client's idle-connection expiry (httpx: 5 s), so a client never
+        # reuses a connection the server is closing at that instant.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

@@ -58,7 +58,17 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         # Extra facts for `/readyz` that inform but never fail readiness (breaker states…).
         self.readiness_details: Callable[[], dict[str, Any]] | None = None
+        self._start_hooks: list[Callable[[Runtime], Awaitable[None]]] = []
+        self._stop_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def on_start(self, hook: Callable[[Runtime], Awaitable[None]]) -> None:
+        """Run `hook` once connections are up, before the first request is served."""
+        self._start_hooks.append(hook)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` at shutdown, before connections close (last registered, first run)."""
+        self._stop_hooks.append(hook)
 
     def database(self) -> Database:
         assert self.db is not None, f"{self.spec.name} runs without a database"
@@ -84,6 +94,8 @@ class Runtime:
             self.spawn(self.relay.run(), "outbox-relay")
         for worker in spec.workers:
             self.spawn(worker(self), getattr(worker, "__name__", "worker"))
+        for hook in self._start_hooks:
+            await hook(self)
 
     def spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -98,6 +110,11 @@ class Runtime:
         self._tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
+        for stop_hook in reversed(self._stop_hooks):
+            try:
+                await stop_hook()
+            except Exception as exc:  # shutting down: note it and carry on closing
+                log.warning("stop hook failed", error=str(exc))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

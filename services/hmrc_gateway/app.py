@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -52,16 +50,6 @@ def create_app(
     app.state.gateway = gateway
     # An open breaker is HMRC's trouble, not ours: shown in /readyz, never failing it.
     app.state.runtime.readiness_details = lambda: {"breakers": gateway.breakers.describe()}
-    started = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with started(application):
-            await gateway.start(application.state.runtime)
-            try:
-                yield
-            finally:
-                await gateway.stop()
-
-    app.router.lifespan_context = lifespan
+    app.state.runtime.on_start(gateway.start)
+    app.state.runtime.on_stop(gateway.stop)
     return app

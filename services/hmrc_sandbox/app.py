@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -12,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common import hmrc_errors
-from services.common.service import ServiceSpec, build_app
+from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 from services.hmrc_sandbox.gateway import error_response
 from services.hmrc_sandbox.routes import control, fraud, oauth, test_users, vat
@@ -46,15 +44,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.router.redirect_slashes = False
 
     # Load the persisted state once the database is connected, before the first request.
-    started = app.router.lifespan_context
+    async def start(runtime: Runtime) -> None:
+        await sandbox.start(runtime.database())
 
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with started(application):
-            await sandbox.start(application.state.runtime.database())
-            yield
-
-    app.router.lifespan_context = lifespan
+    app.state.runtime.on_start(start)
 
     platform_handler = app.exception_handlers[StarletteHTTPException]
 

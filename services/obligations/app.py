@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -35,15 +33,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime = app.state.runtime
     reads = Reads(settings, runtime.database)
     app.state.reads = reads
-    started = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with started(application):
-            try:
-                yield
-            finally:
-                await reads.aclose()
-
-    app.router.lifespan_context = lifespan
+    runtime.on_stop(reads.aclose)
     return app

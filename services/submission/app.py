@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
@@ -47,17 +45,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = build_app(spec, settings)
     app.state.obligations = ObligationsClient(settings.obligations_url)
     app.state.hmrc = hmrc
-    started = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with started(application):
-            try:
-                yield
-            finally:
-                await application.state.obligations.aclose()
-                await hmrc.aclose()
-                await auth.aclose()
-
-    app.router.lifespan_context = lifespan
+    app.state.runtime.on_stop(app.state.obligations.aclose)
+    app.state.runtime.on_stop(auth.aclose)
+    app.state.runtime.on_stop(hmrc.aclose)
     return app
