@@ -10,10 +10,6 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
 
-# Development only: a fixed key so a local stack can read its own records after a restart.
-# Anywhere else the service refuses to start without a real one.
-DEVELOPMENT_KEK = base64.b64encode(b"mtd-audit-development-only-kek!!").decode()
-
 
 def decode_key(value: str) -> bytes:
     try:
@@ -58,11 +54,13 @@ class AuditSettings(ServiceSettings):
     verify_chunk: int = Field(default=5000, ge=100)
 
     @model_validator(mode="after")
-    def _required_outside_development(self) -> AuditSettings:
+    def _required(self) -> AuditSettings:
+        # No key ships with the code, not even for development: the local stack generates
+        # one and keeps it with its data (.local/stack.json).
+        if self.key_encryption_key is None:
+            raise ValueError("AUDIT_KEY_ENCRYPTION_KEY is required (32 random bytes, base64)")
         if self.environment == "development":
             return self
-        if self.key_encryption_key is None:
-            raise ValueError("AUDIT_KEY_ENCRYPTION_KEY is required outside development")
         if self.auth_url is None:
             raise ValueError("AUDIT_AUTH_URL is required outside development")
         return self
@@ -77,8 +75,8 @@ class AuditSettings(ServiceSettings):
         return self
 
     def kek(self) -> bytes:
-        value = self.key_encryption_key
-        return decode_key(value.get_secret_value() if value else DEVELOPMENT_KEK)
+        assert self.key_encryption_key is not None  # checked at load
+        return decode_key(self.key_encryption_key.get_secret_value())
 
     def retention_days(self) -> dict[str, int]:
         return {

@@ -8,6 +8,7 @@ contract scripts, load tests and drills read.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -177,6 +178,12 @@ class Stack:
                 "DEV_SECRETS_DIR": str(self.root / "auth"),
             },
             "hmrc_gateway": {"HMRC_BASE_URL": self.app_url("hmrc_sandbox")},
+            # Generated once and kept with the data, so a restart can read what was sealed.
+            "audit": {
+                "KEY_ENCRYPTION_KEY": self._secret(
+                    "audit_key_encryption_key", base64.b64encode(secrets.token_bytes(32)).decode()
+                )
+            },
             "obligations": {"HMRC_GATEWAY_URL": self.app_url("hmrc_gateway")},
             "submission": {
                 "HMRC_GATEWAY_URL": self.app_url("hmrc_gateway"),
