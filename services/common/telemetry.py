@@ -52,9 +52,5 @@ def extract(headers: Mapping[str, str] | None) -> Context:
     return propagate.extract(dict(headers or {}))
 
 
-def traceparent() -> str | None:
-    return inject().get("traceparent")
-
-
 def get_tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)

@@ -34,8 +34,6 @@ ALLOWED: dict[State, frozenset[State]] = {
 }
 
 FINAL = frozenset({State.ACCEPTED, State.REJECTED})
-# A return in one of these may be (or has been) at HMRC; it blocks another for its period.
-LIVE = frozenset(set(State) - {State.REJECTED})
 
 
 class IllegalTransition(Exception):

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -161,16 +161,6 @@ class OutboxRelay:
             ).one()
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         return int(count), age
-
-    async def purge_published(self, older_than: timedelta) -> int:
-        async with self.db.transaction() as session:
-            result = await session.execute(
-                sa.delete(outbox).where(
-                    outbox.c.published_at.is_not(None),
-                    outbox.c.published_at < datetime.now(UTC) - older_than,
-                )
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
 
     async def run(self) -> None:
         """Publish until cancelled; errors (database or broker down) back off and retry."""
