@@ -7,7 +7,10 @@ answers (Gov-Test-Scenario), then the stored state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from services.common import hmrc_errors as E
 from services.common import hmrc_validation as validation
@@ -151,21 +154,17 @@ async def view_return(call: Call) -> Answer:
 
 
 async def retrieve_liabilities(call: Call) -> Answer:
-    _vrn(call)
-    params = call.request.query_params
-    start, end = validation.financial_query(
-        params.get("from"), params.get("to"), call.sandbox.clock.today()
-    )
-    scenario = _scenario(call)
-    if scenario == "INSOLVENT_TRADER":
-        raise Rejected(E.INSOLVENT_TRADER)
-    found = scenarios.liabilities(scenario, start, end)
-    if not found:
-        raise Rejected(E.FINANCIAL_NOT_FOUND)
-    return Answer(200, {"liabilities": found})
+    return _financial(call, "liabilities", scenarios.liabilities)
 
 
 async def retrieve_payments(call: Call) -> Answer:
+    return _financial(call, "payments", scenarios.payments)
+
+
+def _financial(
+    call: Call, kind: str, lookup: Callable[[str, date, date], list[dict[str, Any]]]
+) -> Answer:
+    """Liabilities and payments follow the same rules; only the data differs."""
     _vrn(call)
     params = call.request.query_params
     start, end = validation.financial_query(
@@ -174,7 +173,7 @@ async def retrieve_payments(call: Call) -> Answer:
     scenario = _scenario(call)
     if scenario == "INSOLVENT_TRADER":
         raise Rejected(E.INSOLVENT_TRADER)
-    found = scenarios.payments(scenario, start, end)
+    found = lookup(scenario, start, end)
     if not found:
         raise Rejected(E.FINANCIAL_NOT_FOUND)
-    return Answer(200, {"payments": found})
+    return Answer(200, {kind: found})
