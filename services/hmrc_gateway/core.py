@@ -58,7 +58,12 @@ class Gateway:
             list(GROUPS), settings.breaker_failure_threshold, settings.breaker_open_seconds
         )
         secret = settings.client_secret.get_secret_value() if settings.client_secret else None
-        self.auth = AuthClient(settings.auth_url, settings.client_id, secret)
+        self.auth = AuthClient(
+            settings.auth_url,
+            settings.client_id,
+            secret,
+            token_ttl=settings.hmrc_token_ttl_seconds,
+        )
         self.tokens: TokenSource = tokens or self.auth
         self.vendor = Vendor.configure(
             settings.vendor_ip,

@@ -32,6 +32,9 @@ class HmrcGatewaySettings(ServiceSettings):
     service_role: str = "platform_service"
     # This service's own API client at auth (role platform_service).
     client_id: str = "hmrc_gateway"
+    # Seconds an HMRC access token from auth is reused for one (tenant, VRN); 0: ask each
+    # time. Bounds how long a disconnected VRN can still be served.
+    hmrc_token_ttl_seconds: float = Field(default=30.0, ge=0, le=300)
 
     # -- fraud prevention headers ------------------------------------------------------------
     # The public IP HMRC sees our requests come from (load balancer / NAT), never a client's.
@@ -67,7 +70,9 @@ class HmrcGatewaySettings(ServiceSettings):
     submit_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=50, ge=1)
     breaker_failure_threshold: int = Field(default=5, ge=1)
-    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    # Short enough that work resumes soon after HMRC recovers (one probe per group per
+    # period is cheap at 3/s); the breaker reopens at once if the probe fails.
+    breaker_open_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -53,7 +53,7 @@ class NotFound:
 @dataclass(frozen=True)
 class Unavailable:
     reason: str
-    after_s: float = 30.0
+    after_s: float = 10.0
 
 
 ViewOutcome = Found | NotFound | Unavailable

@@ -2,7 +2,9 @@
 
 Workers look at PostgreSQL when a `submission.queued` message rings (JetStream messages
 also reach plain subscribers) and otherwise every `poll_seconds`, so a lost message only
-costs a little latency and losing NATS entirely loses no return.
+costs a little latency and losing NATS entirely loses no return. One ring wakes one idle
+worker: a busy worker claims again as soon as it finishes, so waking every idle worker for
+each queued return would only add claim queries that find nothing.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ async def run_workers(runtime: Runtime, hmrc: GatewayClient) -> None:
     if settings.workers == 0:
         return
     db = runtime.database()
-    wake = asyncio.Event()
+    wake = Doorbell()
     if runtime.nc is not None:
 
         async def ring(_: object) -> None:
-            wake.set()
+            wake.ring()
 
         await runtime.nc.subscribe("submission.queued", cb=ring)
     workers = [
@@ -48,7 +50,31 @@ async def run_workers(runtime: Runtime, hmrc: GatewayClient) -> None:
     await asyncio.gather(*(work(w, wake, settings.poll_seconds) for w in workers))
 
 
-async def work(worker: Worker, wake: asyncio.Event, poll_seconds: float) -> None:
+class Doorbell:
+    """Each ring wakes at most one waiter; a ring with nobody waiting is not kept."""
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def ring(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def wait(self, timeout: float) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(waiter, timeout)
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+async def work(worker: Worker, wake: Doorbell, poll_seconds: float) -> None:
     while True:
         raise_if_cancelling()
         try:
@@ -60,9 +86,7 @@ async def work(worker: Worker, wake: asyncio.Event, poll_seconds: float) -> None
             log.warning("worker step failed; retrying", worker=worker.name, error=str(exc))
             busy = False
         if not busy:
-            wake.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll_seconds)
+            await wake.wait(poll_seconds)
 
 
 async def run_sweeper(runtime: Runtime) -> None:

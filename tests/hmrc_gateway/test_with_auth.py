@@ -93,3 +93,53 @@ async def test_a_vrn_connected_in_auth_is_served_end_to_end(
             )
             assert r.status_code == 409, r.text
             assert r.json()["code"] == "HMRC_REAUTHORISATION_REQUIRED"
+
+
+def _token_requests(metrics_text: str) -> float:
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("http_server_requests_total{") and (
+            'route="/internal/v1/hmrc/access-token"' in line
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_hmrc_tokens_are_reused_briefly_and_not_at_all_when_disabled(
+    serve_auth: ServeAuth, pg_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    async with auth_with_simulator(serve_auth, pg_url, nats_url, tmp_path) as (auth, sim):
+        connected = await connect(auth, sim)
+        secret = auth.settings.service_client_secrets()[GATEWAY_ID]
+        db_url = await fresh_database(pg_url, "hmrc_gateway")
+
+        async def token_requests_for_three_reads(ttl: float) -> float:
+            settings = gateway_settings(
+                db_url,
+                nats_url,
+                sim.url,
+                auth.url,
+                client_id=GATEWAY_ID,
+                client_secret=secret,
+                hmrc_token_ttl_seconds=ttl,
+            )
+            async with (
+                serve(create_app(settings)) as url,
+                httpx.AsyncClient(
+                    base_url=url, headers=bearer(await auth.gateway_token()), timeout=30
+                ) as gateway,
+            ):
+                before = _token_requests((await auth.http.get("/metrics")).text)
+                for _ in range(3):
+                    r = await gateway.get(
+                        f"/internal/v1/vat/{connected.vrn}/obligations",
+                        params={"tenant_id": connected.tenant, "status": "O"},
+                        headers=devices.web_headers(),
+                    )
+                    assert r.status_code == 200, r.text
+                return _token_requests((await auth.http.get("/metrics")).text) - before
+
+        # Reused within the lifetime: auth is asked once for three HMRC calls.
+        assert await token_requests_for_three_reads(30.0) == 1
+        # Lifetime 0 (a deployment that wants disconnects to bite at once): every call asks.
+        assert await token_requests_for_three_reads(0.0) == 3
