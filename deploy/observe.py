@@ -6,7 +6,9 @@ prometheus.yml`` with one scrape target per service and the platform's own rule 
 ``prometheus`` on a free loopback port and prints its URL. Targets get the labels the
 chart's ServiceMonitor gives them in a cluster (``platform="mtd-vat"``, ``component``,
 ``namespace="local"``), so the recording rules and alerts select the same series and an
-SRE sees on one machine what the cluster would alert on. Run it again after ``make up``
+SRE sees on one machine what the cluster would alert on. When stack.env names the
+canary's metrics (``CANARY_METRICS_URL``) it is scraped as job ``canary``, so the canary
+alerts work locally too. Run it again after ``make up``
 moved a port and it rewrites the configuration and reloads; ``down`` stops it. There is no
 Alertmanager here: the Prometheus UI's Alerts page shows what would be sent.
 """
@@ -30,8 +32,11 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
-# Keys of stack.env that are servers, not platform services.
-NOT_SERVICES = frozenset({"DATABASE_URL", "NATS_URL"})
+# The local stack's canary (`python -m services.canary --every … --metrics-port …`) serves
+# its metrics here; in a cluster they reach Prometheus through a Pushgateway, job="canary".
+CANARY_KEY = "CANARY_METRICS_URL"
+# Keys of stack.env that are servers or the canary, not platform services.
+NOT_SERVICES = frozenset({"DATABASE_URL", "NATS_URL", CANARY_KEY})
 # The chart's ServiceMonitor scrapes every 30 s; evaluate as often.
 DEFAULT_INTERVAL = "30s"
 
@@ -66,13 +71,32 @@ def service_targets(env: dict[str, str]) -> dict[str, str]:
     return targets
 
 
+def canary_target(env: dict[str, str]) -> str | None:
+    """``host:port`` of the canary's /metrics when stack.env names it."""
+    parts = urlsplit(env.get(CANARY_KEY, ""))
+    return parts.netloc if parts.scheme in {"http", "https"} and parts.netloc else None
+
+
+def canary_job(address: str) -> dict[str, object]:
+    # The same job name and labels a Pushgateway's series carry in the cluster.
+    return {
+        "job_name": "canary",
+        "metrics_path": "/metrics",
+        "honor_labels": True,
+        "static_configs": [
+            {"targets": [address], "labels": {"namespace": "local", "component": "canary"}}
+        ],
+    }
+
+
 def prometheus_config(
-    targets: dict[str, str], rule_files: list[Path], interval: str
+    targets: dict[str, str], rule_files: list[Path], interval: str, canary: str | None = None
 ) -> dict[str, object]:
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [
+            *([canary_job(canary)] if canary else []),
             {
                 "job_name": "mtd-vat",
                 "metrics_path": "/metrics",
@@ -90,7 +114,7 @@ def prometheus_config(
                     }
                     for name, address in sorted(targets.items())
                 ],
-            }
+            },
         ],
     }
 
@@ -147,13 +171,14 @@ class Observer:
         env_file = self.local / "stack.env"
         if not env_file.exists():
             raise SystemExit(f"{env_file} not found: start the stack with `make up` first")
-        targets = service_targets(read_env(env_file))
+        env = read_env(env_file)
+        targets = service_targets(env)
         if not targets:
             raise SystemExit(f"{env_file} names no service URL")
         rules = sorted(RULES_DIR.glob("*.yaml"))
         self.dir.mkdir(parents=True, exist_ok=True)
         # JSON is YAML: no YAML library needed at run time.
-        config = prometheus_config(targets, rules, self.interval)
+        config = prometheus_config(targets, rules, self.interval, canary_target(env))
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return len(targets)
 

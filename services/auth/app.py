@@ -9,11 +9,12 @@ from services.auth.context import AuthContext
 from services.auth.hashing import SecretHasher
 from services.auth.hmrc_oauth import HmrcOAuthClient
 from services.auth.keymaterial import load_key_material
+from services.auth.metrics import CountingTokenVerifier
 from services.auth.routes import admin, hmrc_connections, internal, sign_in
 from services.auth.settings import AuthSettings
 from services.auth.tokens import TokenIssuer
 from services.common.messaging import streams
-from services.common.security.jwt_verify import StaticKeySource, TokenVerifier
+from services.common.security.jwt_verify import StaticKeySource
 from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 
@@ -41,7 +42,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = build_app(SPEC, settings)
     app.state.auth = ctx
     # The service verifies its own tokens with its own keys; other services use the JWKS.
-    app.state.token_verifier = TokenVerifier(
+    app.state.token_verifier = CountingTokenVerifier(
         StaticKeySource(keys.signing.public_keys),
         issuer=settings.issuer,
         audience=settings.audience,

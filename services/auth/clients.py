@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from services.auth import audit
+from services.auth import audit, metrics
 from services.auth.context import AuthContext
 from services.auth.models import ApiClient
 from services.auth.rbac import check_assignable
@@ -34,6 +34,7 @@ def new_client_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+@metrics.counts_signup("api_client")
 async def create_client(
     ctx: AuthContext,
     actor: Principal | None,

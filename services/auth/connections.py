@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.auth import audit
+from services.auth import audit, metrics
 from services.auth.context import AuthContext
 from services.auth.hashing import sha256_hex
 from services.auth.hmrc_oauth import HmrcOAuthError, HmrcTokens, HmrcUnavailable, pkce_pair
@@ -195,6 +195,7 @@ async def _consume_state(ctx: AuthContext, state: str) -> tuple[OAuthState, str]
     return row, str(vrn)
 
 
+@metrics.counts_authorisation
 async def complete(
     ctx: AuthContext,
     *,

@@ -7,13 +7,14 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.auth import audit
+from services.auth import audit, metrics
 from services.auth.models import Tenant
 from services.common.database import Database
 from services.common.errors import ProblemError
 from services.common.security.jwt_verify import Principal
 
 
+@metrics.counts_signup("tenant")
 async def create_tenant(db: Database, actor: Principal, name: str) -> Tenant:
     tenant = Tenant(id=uuid.uuid4(), name=name.strip())
     try:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from services.auth import metrics
 from services.auth.models import FailedAttempts
 from services.auth.settings import AuthSettings
 from services.common.database import Database
@@ -50,6 +51,7 @@ class Throttle:
         return True
 
     async def failure(self, key: str) -> None:
+        metrics.throttled_failure(key)
         now = datetime.now(UTC)
         table = FailedAttempts
         window_over = table.window_started_at < now - self.window

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.auth import audit, fraud
+from services.auth import audit, fraud, metrics
 from services.auth.context import AuthContext
 from services.auth.models import User
 from services.auth.rbac import check_assignable
@@ -33,6 +33,7 @@ def check_password_strength(password: str, email: str) -> None:
         raise ProblemError(422, "WEAK_PASSWORD", "The password must not contain the email name.")
 
 
+@metrics.counts_signup("user")
 async def create_user(
     ctx: AuthContext,
     actor: Principal,

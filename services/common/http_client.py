@@ -16,6 +16,8 @@ from tenacity import (
     wait_random,
 )
 
+from services.common import telemetry
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 DEFAULT_TIMEOUT = httpx.Timeout(connect=2.0, read=10.0, write=10.0, pool=2.0)
@@ -68,5 +70,8 @@ def make_client(
     client = httpx.AsyncClient(
         base_url=base_url, timeout=timeout, transport=transport, headers=headers
     )
-    HTTPXClientInstrumentor().instrument_client(client)
+    # Once tracing is set up every transport is traced; instrumenting the client as well
+    # would nest a second client span around each call.
+    if not telemetry.httpx_traced_globally():
+        HTTPXClientInstrumentor().instrument_client(client)
     return client

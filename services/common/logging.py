@@ -12,9 +12,10 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from opentelemetry import trace
+from opentelemetry import baggage, trace
 
 from services.common.masking import mask
+from services.common.telemetry import SYNTHETIC
 
 Event = MutableMapping[str, Any]
 
@@ -24,6 +25,9 @@ def add_trace_ids(_: Any, __: str, event: Event) -> Event:
     if ctx.is_valid:
         event["trace_id"] = format(ctx.trace_id, "032x")
         event["span_id"] = format(ctx.span_id, "016x")
+    # The canary's traffic (baggage synthetic_request=true), so it can be filtered out.
+    if str(baggage.get_baggage(SYNTHETIC) or "").lower() == "true":
+        event["synthetic"] = True
     return event
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from services.common.hmrc_error_map import MappedError, map_error
 from services.hmrc_gateway import hmrc_json
@@ -129,7 +128,6 @@ class HmrcClient:
             ),
             timeout=httpx.Timeout(10.0, connect=connect_timeout),
         )
-        HTTPXClientInstrumentor().instrument_client(self.http)
 
     async def aclose(self) -> None:
         await self.http.aclose()

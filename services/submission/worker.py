@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from services.common.database import Database
 from services.common.logging import get_logger
+from services.common.messaging.tracing import continued_work
 from services.submission import ledger, queue
 from services.submission.hmrc_port import (
     Accepted,
@@ -110,6 +111,12 @@ class Worker:
         return True
 
     async def send(self, submission: Submission) -> None:
+        with continued_work(
+            submission.trace_context, "submission.queued", "submission-worker", str(submission.id)
+        ):
+            await self._send(submission)
+
+    async def _send(self, submission: Submission) -> None:
         async with self._holding(submission):
             outcome = await self.hmrc.submit(
                 SubmitRequest(
@@ -153,9 +160,15 @@ class Worker:
                 claimed_at=datetime.now(UTC),
                 next_attempt_at=datetime.now(UTC),
             )
-        await self.reconcile(current)
+        await self._reconcile(current)
 
     async def reconcile(self, submission: Submission) -> None:
+        with continued_work(
+            submission.trace_context, "submission.queued", "submission-worker", str(submission.id)
+        ):
+            await self._reconcile(submission)
+
+    async def _reconcile(self, submission: Submission) -> None:
         async with self._holding(submission):
             view = await self.hmrc.view(
                 submission.tenant_id,

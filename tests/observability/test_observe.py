@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -142,3 +142,24 @@ def test_observe_without_a_stack_says_what_to_do(tmp_path: Path) -> None:
     result = observe_cli(tmp_path, "up")
     assert result.returncode != 0
     assert "make up" in result.stderr
+
+
+def test_the_canary_is_scraped_as_its_own_job_when_the_stack_runs_it(tmp_path: Path) -> None:
+    env = {"AUTH_URL": "http://127.0.0.1:8001", "CANARY_METRICS_URL": "http://127.0.0.1:9469"}
+    assert observe.service_targets(env) == {"auth": "127.0.0.1:8001"}
+    config = observe.prometheus_config(
+        observe.service_targets(env), [], "30s", observe.canary_target(env)
+    )
+    scrape_configs = cast(list[dict[str, Any]], config["scrape_configs"])
+    jobs = {job["job_name"]: job for job in scrape_configs}
+    (canary,) = jobs["canary"]["static_configs"]
+    assert canary["targets"] == ["127.0.0.1:9469"]
+    assert canary["labels"]["namespace"] == "local"
+    # promtool accepts the configuration with the canary job in it.
+    path = tmp_path / "prometheus.yml"
+    path.write_text(json.dumps(config))
+    checked = subprocess.run(
+        [tool("promtool"), "check", "config", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert observe.canary_target({"AUTH_URL": "http://127.0.0.1:8001"}) is None

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common import jsonutil, telemetry
 from services.common.database import Database
 from services.common.logging import get_logger
-from services.common.messaging.connection import DEAD_LETTER_PREFIX
-from services.common.messaging.metrics import CONSUMED, CONSUMER_PENDING
+from services.common.messaging.connection import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM
+from services.common.messaging.metrics import CONSUMED, CONSUMER_PENDING, sample_streams
 from services.common.messaging.tables import inbox
 from services.common.tasks import raise_if_cancelling
 
@@ -123,10 +123,14 @@ class Consumer:
                     CONSUMER_PENDING.labels(self.durable).set(
                         info.num_pending + info.num_ack_pending
                     )
+                    # Where this consumer's messages end up when it gives up on them.
+                    await sample_streams(self.js, self.stream, DEAD_LETTER_STREAM)
                 try:
                     messages = await sub.fetch(self.batch, timeout=1.0)
                 except (TimeoutError, NatsTimeoutError):
                     continue
+                if type(self).process_batch is not Consumer.process_batch:
+                    self.received(messages)
                 await self.process_batch(messages)
             except asyncio.CancelledError:
                 await _quietly_unsubscribe(sub)
@@ -138,6 +142,36 @@ class Consumer:
                 await _quietly_unsubscribe(sub)
                 sub = None
                 await asyncio.sleep(self.retry_delay_s)
+
+    def received(self, messages: list[Msg]) -> None:
+        """A `receive` span per message, in its producer's trace.
+
+        A consumer that handles a whole batch in one transaction (audit's appender) works
+        under one span, which cannot be the child of every message's producer; these spans
+        keep each producer → consumer edge in the trace the message came from."""
+        for msg in messages:
+            headers = dict(msg.headers or {})
+            meta = msg.metadata
+            tracer.start_span(
+                f"{msg.subject} receive",
+                context=telemetry.extract(headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    **self._attributes(msg.subject, headers, meta.stream, meta.sequence.stream),
+                    "messaging.operation.type": "receive",
+                    "messaging.nats.delivered": meta.num_delivered,
+                },
+            ).end()
+
+    def _attributes(
+        self, subject: str, headers: Mapping[str, str], stream: str, sequence: int
+    ) -> dict[str, str]:
+        return {
+            "messaging.system": "nats",
+            "messaging.destination.name": subject,
+            "messaging.consumer.group.name": self.durable,
+            "messaging.message.id": headers.get("Nats-Msg-Id") or f"{stream}:{sequence}",
+        }
 
     async def process_batch(self, messages: list[Msg]) -> None:
         """One fetched batch; each message in its own transaction unless overridden."""
@@ -160,11 +194,8 @@ class Consumer:
             context=telemetry.extract(headers),
             kind=SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "nats",
+                **self._attributes(msg.subject, headers, meta.stream, meta.sequence.stream),
                 "messaging.operation.type": "process",
-                "messaging.destination.name": msg.subject,
-                "messaging.consumer.group.name": self.durable,
-                "messaging.message.id": message_id,
                 "messaging.nats.delivered": event.delivered,
             },
         ) as span:

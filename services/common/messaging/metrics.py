@@ -1,7 +1,10 @@
-"""Messaging metrics shared by every service: outbox backlog and consumer throughput/lag."""
+"""Messaging metrics shared by every service: outbox backlog, consumer throughput/lag, and
+the size of the JetStream streams a consumer reads (its own and the dead-letter stream)."""
 
 from __future__ import annotations
 
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
 
 OUTBOX_BACKLOG = Gauge(
@@ -30,3 +33,18 @@ CONSUMER_PENDING = Gauge(
     "Messages in the stream not yet acknowledged by the consumer (its lag).",
     ["consumer"],
 )
+STREAM_MESSAGES = Gauge(
+    "nats_stream_messages",
+    "Messages held in a JetStream stream (stream info state.messages).",
+    ["stream"],
+)
+
+
+async def sample_streams(js: JetStreamContext, *names: str) -> None:
+    """Set `nats_stream_messages` for each stream from the broker's stream info."""
+    for name in dict.fromkeys(names):
+        try:
+            info = await js.stream_info(name)
+        except NotFoundError:  # not declared (yet) on this broker: nothing to report
+            continue
+        STREAM_MESSAGES.labels(name).set(info.state.messages)

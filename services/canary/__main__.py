@@ -1,0 +1,3 @@
+from services.canary.main import main
+
+main()
