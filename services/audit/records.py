@@ -85,7 +85,11 @@ def draft(subject: str, message_id: str, event: AuditEvent, headers: dict[str, s
 
 def _exchange(subject: str, message_id: str, e: HmrcExchange, trace_id: str | None) -> Draft:
     # A return's submission and HMRC's receipt are VAT records: six years.
-    is_return = e.method.upper() == "POST" and e.endpoint.rstrip("/").endswith("/returns")
+    # A return sent to HMRC is a VAT record, kept six years. Judged by the URL path: the
+    # gateway names endpoints ("submit_return"), other producers may send path templates.
+    is_return = e.method.upper() == "POST" and e.path.split("?")[0].rstrip("/").endswith(
+        "/returns"
+    )
     fraud = e.fraud_validation
     indexed: dict[str, Any] = {
         "subject": subject,

@@ -147,16 +147,8 @@ class GatewayClient:
     async def view(
         self, tenant_id: str, vrn: str, period_key: str, context: dict[str, Any] | None = None
     ) -> ViewOutcome:
-        context = context or {}
-        body = {
-            "tenant_id": tenant_id,
-            "user_id": context.get("user_id"),
-            "device": context.get("device"),
-            "connection": context.get("connection"),
-        }
-        path = f"/internal/v1/vat/{vrn}/returns/{period_key.replace('#', '%23')}/view"
         try:
-            response = await self._post(path, body, context.get("headers"))
+            response = await self.view_response(tenant_id, vrn, period_key, context)
         except httpx.HTTPError as exc:
             return Unavailable(f"GATEWAY_UNREACHABLE: {type(exc).__name__}")
         if response.status_code == 200:
@@ -166,8 +158,22 @@ class GatewayClient:
             return NotFound()
         return Unavailable(
             str(problem.get("code") or f"HTTP_{response.status_code}"),
-            after_s=_retry_after(response, 30.0),
+            after_s=_retry_after(response, 10.0),
         )
+
+    async def view_response(
+        self, tenant_id: str, vrn: str, period_key: str, context: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """HMRC's view of one period's return, as the gateway answered (raises HTTPError)."""
+        context = context or {}
+        body = {
+            "tenant_id": tenant_id,
+            "user_id": context.get("user_id"),
+            "device": context.get("device"),
+            "connection": context.get("connection"),
+        }
+        path = f"/internal/v1/vat/{vrn}/returns/{period_key.replace('#', '%23')}/view"
+        return await self._post(path, body, context.get("headers"))
 
     async def status(self) -> dict[str, Any] | None:
         """The gateway's breakers and governor, or None when the gateway does not answer."""

@@ -21,11 +21,14 @@ class ObligationsClient:
         self, vrn: str, period_key: str, authorization: str, device_headers: dict[str, str]
     ) -> date | None:
         """The due date of the open obligation `period_key`, or None when none is open."""
+        # A Gov-Test-Scenario names what the *submission* should meet at the sandbox; on the
+        # obligations read it would ask for an obligations scenario HMRC does not know.
+        headers = {k: v for k, v in device_headers.items() if k.lower() != "gov-test-scenario"}
         try:
             r = await self.http.get(
                 f"/v1/vat/{vrn}/obligations",
                 params={"status": "O"},
-                headers={"Authorization": authorization, **device_headers},
+                headers={"Authorization": authorization, **headers},
             )
         except httpx.HTTPError as exc:
             reason = f"the obligations service is unreachable ({type(exc).__name__})"

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -177,6 +178,45 @@ async def refuse_second_return(session: Any, tenant: str, vrn: str, period_key: 
         f"A return for VRN {vrn} period {period_key} is already {live.state}; HMRC accepts one.",
         submission=status_url(live) if live.tenant_id == tenant else None,
     )
+
+
+PeriodKey = Annotated[str, Path(pattern=r"^[A-Z0-9#]{4}$", description="HMRC period key")]
+
+
+@router.get(
+    "/v1/vat/{vrn}/returns/by-period/{period_key}",
+    summary="The return HMRC holds for a period (View VAT Return)",
+)
+async def view_at_hmrc(
+    request: Request, vrn: Vrn, period_key: PeriodKey, principal: Reader
+) -> JSONResponse:
+    """Asks HMRC, not the platform's records: it also shows returns filed elsewhere. HMRC's
+    refusals (404 NOT_FOUND, a period not yet submitted, …) come back as problem documents
+    with HMRC's code. A `#` in the period key is sent as `%23`."""
+    try:
+        response = await request.app.state.hmrc.view_response(
+            tenant_of(principal), vrn, period_key, client_context(request, principal)
+        )
+    except httpx.HTTPError as exc:
+        raise ProblemError(
+            503,
+            "GATEWAY_UNAVAILABLE",
+            f"HMRC could not be asked right now ({type(exc).__name__}); try again shortly.",
+            headers={"Retry-After": "5"},
+        ) from exc
+    if "json" not in response.headers.get("content-type", ""):
+        raise ProblemError(
+            502,
+            "GATEWAY_BAD_ANSWER",
+            f"The HMRC gateway answered {response.status_code} without a JSON body.",
+            headers={"Retry-After": "5"},
+        )
+    passed = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() in ("content-type", "retry-after", "x-correlationid")
+    }
+    return JSONResponse(response.json(), status_code=response.status_code, headers=passed)
 
 
 @router.get("/v1/vat/{vrn}/returns/{submission_id}", summary="A return's status and receipt")

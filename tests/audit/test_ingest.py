@@ -139,9 +139,10 @@ async def test_secrets_are_masked_again_on_ingest(
         tenant,
         vrn,
         method="POST",
-        endpoint="/organisations/vat/{vrn}/returns",
+        endpoint="submit_return",  # the gateway's endpoint name, not a path
         error="retry after token=abc123 failed",
     )
+    exchange["path"] = f"/organisations/vat/{vrn}/returns"
     exchange["request_body"] = {"periodKey": "24A1", "client_secret": "s3cr3t-value"}
     exchange["response_headers"] = {"Set-Cookie": "session=xyz", "X-CorrelationId": "c-1"}
     await publish("audit.hmrc.exchange", exchange)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -118,3 +119,59 @@ async def test_a_period_that_is_not_open_is_refused(
         },
     )
     assert (r.status_code, r.json()["code"]) == (422, "PERIOD_NOT_OPEN")
+
+
+async def test_view_at_hmrc_by_period_and_a_scenario_reaches_the_submission(
+    platform: Platform, submission: tuple[httpx.AsyncClient, object]
+) -> None:
+    api, app = submission
+    tenant = await platform.tenant()
+    vrn = tenant.vrns[0]
+    token = await platform.auth.token_for_roles(tenant.id, ["submitter"])
+    r = await platform.get(f"/v1/vat/{vrn}/obligations", token, {"status": "O"})
+    periods = [o["periodKey"] for o in r.json()["obligations"]]
+    headers = {**bearer(token), **devices.web_headers(), "content-type": "application/json"}
+    runtime = app.state.runtime  # type: ignore[attr-defined]
+    worker = Worker(runtime.database(), app.state.hmrc, "e2e")  # type: ignore[attr-defined]
+
+    # Nothing filed yet: HMRC's own 404, passed on with its code.
+    view = f"/v1/vat/{vrn}/returns/by-period/{periods[0].replace('#', '%23')}"
+    r = await api.get(view, headers=headers)
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+    sent = vat_return(periods[0])
+    r = await api.post(
+        f"/v1/vat/{vrn}/returns",
+        content=hmrc_json(sent),
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert r.status_code == 202, r.text
+    assert await worker.run_once()
+    r = await api.get(view, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["periodKey"] == periods[0]
+    assert Decimal(str(r.json()["netVatDue"])) == sent["netVatDue"]
+
+    # A Gov-Test-Scenario is meant for the submission, not the period check: the return is
+    # accepted for sending and HMRC's scenario answer becomes the rejection.
+    r = await api.post(
+        f"/v1/vat/{vrn}/returns",
+        content=hmrc_json(vat_return(periods[1])),
+        headers={
+            **headers,
+            "Idempotency-Key": uuid.uuid4().hex,
+            "Gov-Test-Scenario": "TAX_PERIOD_NOT_ENDED",
+        },
+    )
+    assert r.status_code == 202, r.text
+    assert await worker.run_once()
+    done = (await api.get(r.headers["location"], headers=bearer(token))).json()
+    assert done["status"] == "rejected", done
+    assert done["error"]["code"] == "TAX_PERIOD_NOT_ENDED"
+
+    # Another tenant cannot read this VRN's return at HMRC.
+    stranger = await platform.tenant(vrns=0)
+    r = await api.get(view, headers={**bearer(stranger.token), **devices.web_headers()})
+    assert r.status_code in (403, 404, 409), r.text
+    assert "periodKey" not in r.json()
