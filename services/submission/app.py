@@ -15,6 +15,8 @@ from services.submission.loops import run_sweeper, run_workers, sample_metrics
 from services.submission.obligations_client import ObligationsClient
 from services.submission.routes import router
 from services.submission.settings import SubmissionSettings
+from services.submission.webhooks import routes as webhook_routes
+from services.submission.webhooks import service as webhooks
 
 SPEC = ServiceSpec(
     name="submission",
@@ -24,7 +26,7 @@ SPEC = ServiceSpec(
         "exactly-once submission."
     ),
     settings_cls=SubmissionSettings,
-    routers=(router,),
+    routers=(router, webhook_routes.router),
     streams=(streams.SUBMISSIONS, streams.AUDIT, streams.DEAD_LETTER),
 )
 
@@ -41,8 +43,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def workers(runtime: Runtime) -> None:
         await run_workers(runtime, hmrc)
 
-    spec = dataclasses.replace(SPEC, workers=(workers, run_sweeper, sample_metrics))
+    box = webhooks.secret_box(settings)
+    spec = dataclasses.replace(
+        SPEC, workers=(workers, run_sweeper, sample_metrics, webhooks.worker(settings, box))
+    )
     app = build_app(spec, settings)
+    app.state.webhook_box = box
     app.state.obligations = ObligationsClient(settings.obligations_url)
     app.state.hmrc = hmrc
     app.state.runtime.on_stop(app.state.obligations.aclose)
