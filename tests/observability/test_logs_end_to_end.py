@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jwt
 import pytest
 
 from tests.observability.conftest import CanaryLoop, EndToEnd
@@ -74,6 +75,22 @@ def test_every_line_is_json_with_correlation_ids(logs: dict[str, list[str]]) -> 
             if "trace_id" in event:
                 assert len(event["trace_id"]) == 32 and len(event["span_id"]) == 16
     assert in_request > 0, "no line was written within a request"
+
+
+def test_lines_of_an_authenticated_request_name_the_tenant(
+    end_to_end: EndToEnd, logs: dict[str, list[str]]
+) -> None:
+    tenant = jwt.decode(end_to_end.run.access_token, options={"verify_signature": False})["tid"]
+    mine = [
+        e
+        for name, lines in logs.items()
+        if name != "canary-loop"
+        for e in parsed(name, lines)
+        if e.get("trace_id") == end_to_end.run.trace_id and "request_id" in e
+    ]
+    with_tenant = [e for e in mine if "tenant" in e]
+    assert with_tenant, "no line of the client's requests names a tenant"
+    assert {e["tenant"] for e in with_tenant} <= {tenant, "platform"}, with_tenant[:3]
 
 
 def test_the_run_can_be_followed_in_the_logs_by_trace_id(

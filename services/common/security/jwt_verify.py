@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
+import structlog
 from fastapi import Request
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
@@ -217,6 +218,8 @@ async def authenticated(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(bearer_token(request))
     request.state.principal = principal
+    # Every later log line of this request names the tenant (the request's task context).
+    structlog.contextvars.bind_contextvars(tenant=principal.tenant_id or "platform")
     return principal
 
 
