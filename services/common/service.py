@@ -23,6 +23,7 @@ from services.common.logging import configure_logging, get_logger
 from services.common.messaging.connection import StreamSpec, connect, ensure_stream
 from services.common.messaging.outbox import OutboxRelay
 from services.common.metrics import REDMiddleware, metrics_endpoint
+from services.common.openapi_problems import document_errors
 from services.common.request_context import RequestContextMiddleware
 from services.common.security.jwt_verify import jwks_verifier
 from services.common.settings import ServiceSettings
@@ -165,11 +166,15 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     # Services verify access tokens locally from auth's JWKS (auth installs its own keys).
     app.state.token_verifier = jwks_verifier(settings)
     install_error_handlers(app)
+    document_errors(app)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(REDMiddleware, service=spec.name)
     app.include_router(health.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in spec.routers:
         app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # No per-chunk "http send/receive" spans: one server span per request is what SREs read.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     return app

@@ -51,7 +51,11 @@ async def service_caller(request: Request) -> Principal:
 
 Caller = Annotated[Principal, Depends(service_caller)]
 Vrn = Annotated[str, Path(pattern=VRN)]
-Tenant = Annotated[str, Query(pattern=r"^[0-9a-fA-F-]{36}$")]
+# Tenant and user ids are auth's UUIDs: auth refuses anything else (which would surface
+# here as auth being unavailable), and a user id ends up in the fraud-facts URL's path.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Tenant = Annotated[str, Query(pattern=UUID_PATTERN)]
+UserId = Annotated[str | None, Query(pattern=UUID_PATTERN)]
 
 
 def facts_from(request: Request, connection: Connection | None) -> ConnectionFacts:
@@ -123,7 +127,7 @@ async def obligations(
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
     status: str | None = None,
-    user_id: str | None = None,
+    user_id: UserId = None,
 ) -> Any:
     params = _params(**{"from": from_, "to": to, "status": status})
     return await _read(
@@ -138,7 +142,7 @@ async def view_return(
     vrn: Vrn,
     period_key: Annotated[str, Path(pattern=PERIOD_KEY)],
     tenant_id: Tenant,
-    user_id: str | None = None,
+    user_id: UserId = None,
 ) -> Any:
     path = hc.vat_path(vrn, "returns", period_key)
     return await _read(request, hc.VIEW_RETURN, tenant_id, vrn, path, {}, user_id)
@@ -179,7 +183,7 @@ async def liabilities(
     tenant_id: Tenant,
     from_: Annotated[str, Query(alias="from")],
     to: str,
-    user_id: str | None = None,
+    user_id: UserId = None,
 ) -> Any:
     path = hc.vat_path(vrn, "liabilities")
     params = {"from": from_, "to": to}
@@ -194,7 +198,7 @@ async def payments(
     tenant_id: Tenant,
     from_: Annotated[str, Query(alias="from")],
     to: str,
-    user_id: str | None = None,
+    user_id: UserId = None,
 ) -> Any:
     path = hc.vat_path(vrn, "payments")
     params = {"from": from_, "to": to}

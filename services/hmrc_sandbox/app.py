@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.common import hmrc_errors
+from services.common.openapi_problems import document_errors, problem_response
 from services.common.service import Runtime, ServiceSpec, build_app
 from services.common.settings import ServiceSettings, load_settings
 from services.hmrc_sandbox.gateway import error_response
@@ -32,6 +34,29 @@ SPEC = ServiceSpec(
 
 # The platform's own paths keep problem+json; everything else is HMRC's.
 _PLATFORM_PATHS = ("/control", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+# HMRC's error bodies: `{code, message[, errors]}`, `{statusCode, message}` from some
+# validators, `{error, error_description}` from OAuth; the consent page answers in HTML.
+_HMRC_ERROR = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "statusCode": {"type": "integer"},
+        "errors": {"type": "array"},
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+    },
+}
+
+
+def _errors(path: str) -> dict[str, Any]:
+    if path.startswith(_PLATFORM_PATHS):
+        return problem_response("An error, as problem details")
+    content: dict[str, Any] = {"application/json": {"schema": _HMRC_ERROR}}
+    if path == "/oauth/authorize":
+        content["text/html"] = {"schema": {"type": "string"}}
+    return {"description": "An error, as HMRC answers it", "content": content}
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -42,6 +67,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.sandbox = sandbox
     # Play does not redirect `/returns/` to `/returns`; it answers 404 like any unknown path.
     app.router.redirect_slashes = False
+    document_errors(app, _errors)
 
     # Load the persisted state once the database is connected, before the first request.
     async def start(runtime: Runtime) -> None:

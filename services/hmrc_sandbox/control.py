@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.hmrc_sandbox.records import Stagger
 
@@ -33,13 +33,14 @@ class RateLimitChange(_Strict):
 
 
 class LagChange(_Strict):
-    seconds: float = Field(ge=0)
+    # At most a year: later arithmetic on dates must stay within datetime's range.
+    seconds: float = Field(ge=0, le=366 * 86400)
 
 
 class OutageFor(_Strict):
     """An outage from now for `seconds` (or an explicit window: see faults.Outage)."""
 
-    seconds: float | None = Field(default=None, gt=0)
+    seconds: float | None = Field(default=None, gt=0, le=366 * 86400)
     start: datetime | None = None
     end: datetime | None = None
     status: int = Field(default=503, ge=500, le=599)
@@ -51,6 +52,15 @@ class NewApplication(_Strict):
     client_secret: str | None = None
     redirect_uris: list[str] = Field(default_factory=list)
     requests_per_second: float | None = Field(default=None, gt=0)
+
+    @field_validator("name", "client_id", "client_secret", "redirect_uris")
+    @classmethod
+    def _storable(cls, value: str | list[str] | None) -> str | list[str] | None:
+        # Applications are kept in PostgreSQL (JSONB), which cannot hold U+0000.
+        texts = [value] if isinstance(value, str) else value or []
+        if any("\x00" in text for text in texts):
+            raise ValueError("must not contain U+0000")
+        return value
 
 
 class CalendarChange(_Strict):

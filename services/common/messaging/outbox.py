@@ -23,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import jsonutil, telemetry
+from services.common import telemetry
 from services.common.database import Database
 from services.common.logging import get_logger
 from services.common.messaging.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
@@ -96,7 +96,14 @@ class OutboxRelay:
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(
-                    sa.select(outbox.c.id, outbox.c.subject, outbox.c.payload, outbox.c.headers)
+                    # The payload as stored: decoding it would turn JSON numbers into Decimals,
+                    # which `jsonutil.dumps` writes as strings, changing the event's types.
+                    sa.select(
+                        outbox.c.id,
+                        outbox.c.subject,
+                        sa.cast(outbox.c.payload, sa.Text).label("payload"),
+                        outbox.c.headers,
+                    )
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.created_at, outbox.c.id)
                     .limit(self.batch_size)
@@ -123,7 +130,7 @@ class OutboxRelay:
             return len(rows)
 
     async def _publish(
-        self, event_id: uuid.UUID, subject: str, payload: Any, headers: Mapping[str, str]
+        self, event_id: uuid.UUID, subject: str, payload: str, headers: Mapping[str, str]
     ) -> None:
         # Continue the trace of the request that wrote the row.
         parent = telemetry.extract(headers)
@@ -144,7 +151,7 @@ class OutboxRelay:
             message_headers["Nats-Msg-Id"] = str(event_id)
             await self.publisher.publish(
                 subject,
-                jsonutil.dumps(payload).encode(),
+                payload.encode(),
                 timeout=self.publish_timeout,
                 headers=message_headers,
             )

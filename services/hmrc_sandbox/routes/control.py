@@ -53,6 +53,11 @@ async def counters(sandbox: Sandbox = Control) -> dict[str, Any]:
     return sandbox.counters.snapshot(sandbox.rate_limiter.peak)
 
 
+@router.get("/counters/timeline", summary="Requests per wall-clock second, by application")
+async def timeline(sandbox: Sandbox = Control) -> dict[str, Any]:
+    return sandbox.counters.timeline_snapshot()
+
+
 @router.post("/counters/reset", summary="Zero the counters only")
 async def reset_counters(sandbox: Sandbox = Control) -> dict[str, str]:
     sandbox.counters.reset()
@@ -68,15 +73,24 @@ async def reset(sandbox: Sandbox = Control) -> dict[str, str]:
 
 @router.put("/clock", summary="Freeze, unfreeze or advance the simulated clock")
 async def clock(change: ClockChange, sandbox: Sandbox = Control) -> dict[str, Any]:
+    before = (sandbox.clock.fixed, sandbox.clock.offset)
     if change.fixed is not None:
         if change.fixed.tzinfo is None:
             raise ProblemError(422, "INVALID_REQUEST", "fixed needs a UTC offset")
         sandbox.clock.set(change.fixed)
     elif change.unfreeze:
         sandbox.clock.set(None)
-    sandbox.clock.advance(timedelta(seconds=change.advance_seconds))
+    try:
+        sandbox.clock.advance(timedelta(seconds=change.advance_seconds))
+        described = sandbox.clock.describe()
+    except OverflowError:
+        # A clock outside years 1-9999 would fail every later request: keep the old one.
+        sandbox.clock.set(*before)
+        raise ProblemError(
+            422, "CLOCK_OUT_OF_RANGE", "The clock would leave the years 1 to 9999"
+        ) from None
     await sandbox.save_control()
-    return sandbox.clock.describe()
+    return described
 
 
 @router.put("/seed", summary="Seed every generated identifier (null: OS entropy)")

@@ -28,7 +28,12 @@ async def submit_return(request: Request) -> Response:
     return await handle(request, SUBMIT, vat_api.submit_return)
 
 
-@router.get("/returns/{periodKey}", summary="View VAT Return")
+# HMRC's code answers a period key never submitted with an empty 404 (error catalogue).
+@router.get(
+    "/returns/{periodKey}",
+    summary="View VAT Return",
+    responses={404: {"description": "No return for this period key (an empty body)"}},
+)
 async def view_return(request: Request) -> Response:
     return await handle(request, VIEW, vat_api.view_return)
 
