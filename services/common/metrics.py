@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,13 +34,18 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
         return str(route.path)
-    # A request that failed before routing finished (e.g. a 404): find the template anyway.
+    # A request answered before its handler ran (a 401, 405, 413): find the template anyway.
+    # Included routers are walked through their routes' contexts, which carry full paths.
     app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = candidate.matches(scope)
+    routes = getattr(getattr(app, "router", None), "routes", [])
+    partial = None
+    for context in iter_route_contexts(routes):
+        match, _ = context.route.matches(scope)
         if match == Match.FULL:
-            return str(candidate.path)
-    return UNMATCHED_ROUTE
+            return str(context.path)
+        if match == Match.PARTIAL and partial is None:
+            partial = str(context.path)  # the path matched, the method did not (405)
+    return partial or UNMATCHED_ROUTE
 
 
 class REDMiddleware:

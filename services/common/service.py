@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -25,7 +26,9 @@ from services.common.messaging.outbox import OutboxRelay
 from services.common.metrics import REDMiddleware, metrics_endpoint
 from services.common.openapi_problems import document_errors
 from services.common.request_context import RequestContextMiddleware
+from services.common.request_limits import BodyLimitMiddleware, ClientRateLimiter
 from services.common.security.jwt_verify import jwks_verifier
+from services.common.security_headers import SecurityHeadersMiddleware
 from services.common.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -160,13 +163,29 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(
-        title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     # Services verify access tokens locally from auth's JWKS (auth installs its own keys).
     app.state.token_verifier = jwks_verifier(settings)
     install_error_handlers(app)
     document_errors(app)
+    app.state.rate_limiter = ClientRateLimiter(
+        settings.client_rate_per_second, settings.client_rate_burst
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID", "X-CorrelationId"],
+        )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(REDMiddleware, service=spec.name)
     app.include_router(health.router)

@@ -52,6 +52,13 @@ class ServiceSettings(BaseSettings):
     # This service's own API client at auth, for calls to other services.
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    # Abuse limits (services/common/request_limits.py): the largest request body, and each
+    # API client's requests per second per replica with its burst.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    client_rate_per_second: float = Field(default=100.0, gt=0)
+    client_rate_burst: int = Field(default=200, ge=1)
+    # Browser origins allowed to call this service (CORS); none unless configured.
+    cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

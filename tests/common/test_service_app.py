@@ -143,3 +143,17 @@ async def test_health_and_openapi(base_url: str) -> None:
         spec = (await client.get("/openapi.json")).json()
     assert ready == {"status": "ready", "checks": {"database": "ok", "nats": "ok"}}
     assert "/v1/items/{item_id}" in spec["paths"]
+
+
+async def test_answers_given_before_the_handler_are_labelled_by_template(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        r = await client.delete("/v1/items/GB555555555")  # the path exists; the method not
+        assert r.status_code == 405
+        assert r.headers["content-type"] == "application/problem+json"
+        text = (await client.get("/metrics")).text
+    assert re.search(
+        r'http_server_requests_total\{method="DELETE",route="/v1/items/\{item_id\}",'
+        r'service="exemplar",status="405"\} 1',
+        text,
+    )
+    assert "GB555555555" not in text

@@ -218,6 +218,9 @@ async def authenticated(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(bearer_token(request))
     request.state.principal = principal
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None and "platform_service" not in principal.roles:
+        limiter.check(principal.subject)  # 429 RATE_LIMITED for a runaway client
     # Every later log line of this request names the tenant (the request's task context).
     structlog.contextvars.bind_contextvars(tenant=principal.tenant_id or "platform")
     return principal
