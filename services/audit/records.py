@@ -84,7 +84,6 @@ def draft(subject: str, message_id: str, event: AuditEvent, headers: dict[str, s
 
 
 def _exchange(subject: str, message_id: str, e: HmrcExchange, trace_id: str | None) -> Draft:
-    # A return's submission and HMRC's receipt are VAT records: six years.
     # A return sent to HMRC is a VAT record, kept six years. Judged by the URL path: the
     # gateway names endpoints ("submit_return"), other producers may send path templates.
     is_return = e.method.upper() == "POST" and e.path.split("?")[0].rstrip("/").endswith("/returns")
