@@ -1,0 +1,1 @@
+"""Integrity invariants after a chaos drill: no lost return, none sent twice, audit chain valid."""
