@@ -49,6 +49,8 @@ class Database:
             max_overflow=max_overflow,
             pool_pre_ping=True,
             pool_recycle=1800,
+            # Waiting longer than this for a connection answers 503 SERVICE_BUSY (errors.py).
+            pool_timeout=10,
             connect_args={"timeout": 5, "command_timeout": 30},
             json_serializer=jsonutil.dumps,
             json_deserializer=jsonutil.loads,

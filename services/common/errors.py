@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -110,6 +111,19 @@ def install_error_handlers(app: FastAPI) -> None:
             "The request did not pass validation; see errors for each field.",
             instance=request.url.path,
             errors=errors,
+        )
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        # Every database connection is busy (a load spike): nothing was done; say when to
+        # come back instead of failing with a 500.
+        log.warning("database connection pool exhausted", path=request.url.path)
+        return problem_response(
+            503,
+            "SERVICE_BUSY",
+            "The service is at capacity and did nothing with this request; send it again.",
+            headers={"Retry-After": "2"},
+            instance=request.url.path,
         )
 
     @app.exception_handler(StarletteHTTPException)

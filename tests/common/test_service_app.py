@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import sqlalchemy.exc
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr
 
@@ -40,6 +41,12 @@ async def get_item(item_id: str) -> dict[str, str]:
 @router.post("/v1/items")
 async def post_item(body: Body) -> dict[str, int]:
     return {"boxes": len(body.boxes)}
+
+
+@router.get("/v1/busy")
+async def busy() -> None:
+    # What SQLAlchemy's pool raises when every connection stays busy past pool_timeout.
+    raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
 
 
 @router.get("/v1/boom")
@@ -157,3 +164,11 @@ async def test_answers_given_before_the_handler_are_labelled_by_template(base_ur
         text,
     )
     assert "GB555555555" not in text
+
+
+async def test_an_exhausted_connection_pool_is_a_503_with_retry_after(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        r = await client.get("/v1/busy")
+    assert r.status_code == 503
+    assert r.json()["code"] == "SERVICE_BUSY"
+    assert r.headers["retry-after"] == "2"
