@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import jwt
 import pyotp
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.canary.journey import Journey, bearer
 from services.canary.provision import api_client
@@ -78,6 +79,13 @@ async def one_submission(env: dict[str, str]) -> Run:
     """Sign in, connect a test taxpayer, submit one return and follow it to the audit log."""
     traceparent, trace_id, span_id = new_traceparent()
     run = Run(trace_id, span_id)
+    # This process may have traced httpx globally (other tests set tracing up): that would
+    # replace our traceparent with one of its own, so the run's requests go untouched.
+    with suppress_instrumentation():
+        return await _one_submission(env, traceparent, run)
+
+
+async def _one_submission(env: dict[str, str], traceparent: str, run: Run) -> Run:
     async with httpx.AsyncClient(timeout=60, headers={"traceparent": traceparent}) as http:
         journey = Journey(canary_settings(env), http)
         client_id, client_secret = await api_client(journey.settings, http, journey.secrets)
