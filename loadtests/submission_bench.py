@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-ACCEPT = {"Accept": "application/vnd.hmrc.1.0+json"}
+from loadtests.provision import Provisioner, bearer, stack_env
+
 DEVICE = {
     "Gov-Client-Connection-Method": "WEB_APP_VIA_SERVER",
     "Gov-Client-Device-ID": "beec798b-b366-47fa-b1f8-92cede14a1ce",
@@ -45,52 +43,6 @@ RETURN_BODY = (
 )
 
 
-def stack_env() -> dict[str, str]:
-    path = Path(os.environ.get("MTD_LOCAL_DIR", ".local")) / "stack.env"
-    lines = path.read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
-
-
-async def client_token(http: httpx.AsyncClient, url: str, cid: str, secret: str) -> str:
-    r = await http.post(
-        f"{url}/v1/auth/token",
-        data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret},
-    )
-    r.raise_for_status()
-    return str(r.json()["access_token"])
-
-
-async def connect_vrn(http: httpx.AsyncClient, env: dict[str, str], token: str, app: str) -> str:
-    sim, auth = env["HMRC_SANDBOX_URL"], env["AUTH_URL"]
-    r = await http.post(
-        f"{sim}/create-test-user/organisations",
-        json={"serviceNames": ["mtd-vat"]},
-        headers={**ACCEPT, "Authorization": f"Bearer {app}"},
-    )
-    r.raise_for_status()
-    user = r.json()
-    r = await http.post(f"{auth}/v1/connections", json={"vrn": user["vrn"]}, headers=bearer(token))
-    r.raise_for_status()
-    authorize = r.json()["authorize_url"]
-    params = dict(parse_qsl(urlsplit(authorize).query))
-    r = await http.post(
-        f"{sim}/oauth/authorize",
-        data={
-            **params,
-            "user_id": user["userId"],
-            "password": user["password"],
-            "decision": "grant",
-        },
-    )
-    r = await http.get(r.headers["location"], headers={"Accept": "application/json"})
-    r.raise_for_status()
-    return str(user["vrn"])
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -99,49 +51,16 @@ def percentile(values: list[float], p: float) -> float:
 async def main(args: argparse.Namespace) -> None:
     env = stack_env()
     async with httpx.AsyncClient(timeout=60) as http:
-        admin = await client_token(
-            http, env["AUTH_URL"], env["BOOTSTRAP_CLIENT_ID"], env["BOOTSTRAP_CLIENT_SECRET"]
-        )
-        r = await http.post(
-            f"{env['AUTH_URL']}/v1/tenants",
-            json={"name": f"bench-{uuid.uuid4().hex[:6]}"},
-            headers=bearer(admin),
-        )
-        tenant = r.json()["id"]
-        r = await http.post(
-            f"{env['AUTH_URL']}/v1/tenants/{tenant}/clients",
-            json={"name": "bench", "roles": ["submitter"]},
-            headers=bearer(admin),
-        )
-        r.raise_for_status()
-        token = await client_token(
-            http, env["AUTH_URL"], r.json()["client_id"], r.json()["client_secret"]
-        )
-        r = await http.put(
-            f"{env['HMRC_SANDBOX_URL']}/control/rate-limit",
-            json={"requests_per_second": args.hmrc_rate},
-        )
-        r.raise_for_status()
-        r = await http.post(
-            f"{env['HMRC_SANDBOX_URL']}/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": env["HMRC_CLIENT_ID"],
-                "client_secret": env["HMRC_CLIENT_SECRET"],
-            },
-        )
-        app = r.json()["access_token"]
+        setup = Provisioner(http, env)
+        await setup.control("PUT", "/rate-limit", {"requests_per_second": args.hmrc_rate})
+        tenant = await setup.tenant("bench")
+        token = tenant.token
         print(f"connecting {args.vrns} VRNs …", flush=True)
-        vrns = [await connect_vrn(http, env, token, app) for _ in range(args.vrns)]
+        vrns = [await setup.connect_vrn(tenant) for _ in range(args.vrns)]
         work: list[tuple[str, str]] = []
         for vrn in vrns:
-            r = await http.get(
-                f"{env['OBLIGATIONS_URL']}/v1/vat/{vrn}/obligations",
-                params={"status": "O"},
-                headers={**bearer(token), **DEVICE},
-            )
-            r.raise_for_status()
-            work += [(vrn, o["periodKey"]) for o in r.json()["obligations"]]
+            opened = await setup.open_obligations(tenant, vrn, DEVICE)
+            work += [(o.vrn, o.period_key) for o in opened]
         print(f"posting {len(work)} returns at {args.rate}/s …", flush=True)
         latencies: list[float] = []
         status_urls: list[str] = []
