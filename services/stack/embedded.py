@@ -42,12 +42,23 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); reap it if it is ours.
+    # A zombie still answers kill(0); reap it if it is ours.
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        return True
+        # Another process's zombie (e.g. a server a drill restarted, stopped by `make down`)
+        # is dead all the same.
+        return not _zombie(pid)
     return done == 0
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the parenthesised command name, which may itself contain spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -182,6 +193,11 @@ class EmbeddedNats:
         return self.datadir / "nats.pid"
 
     @property
+    def store_dir(self) -> Path:
+        """JetStream's data directory: streams, consumers and their messages."""
+        return self.datadir / "jetstream"
+
+    @property
     def log_file(self) -> Path:
         return self.datadir.parent / f"{self.datadir.name}.log"
 
@@ -195,7 +211,7 @@ class EmbeddedNats:
             f"http: 127.0.0.1:{self.monitor_port}\n"
             f'pid_file: "{self.pid_file}"\n'
             "jetstream {\n"
-            f'  store_dir: "{self.datadir / "jetstream"}"\n'
+            f'  store_dir: "{self.store_dir}"\n'
             "  sync_interval: always\n"
             "}\n"
         )

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -147,33 +148,91 @@ class Stack:
         self.state["nats_url"] = nats_url
         for app in APPS:
             self._port(app.name)
-        hmrc_client_id = self._secret("hmrc_client_id", "mtd-local-" + secrets.token_hex(6))
-        hmrc_client_secret = self._secret("hmrc_client_secret")
-        bootstrap_id = self._secret("bootstrap_client_id", "mtd-bootstrap")
-        bootstrap_secret = self._secret("bootstrap_client_secret")
-        # The platform's own services sign in to auth as API clients of their own.
-        service_clients = {
-            name: self._secret(f"{name}_client_secret") for name in SERVICE_CLIENT_IDS
-        }
+        credentials = self._credentials()
+        envs = {app.name: self.app_env(app) for app in APPS}  # generates what is missing
         self._save()
 
         say("migrate   creating databases and running migrations …")
         self.migrate(database_url)
 
-        env_common = {
+        for app in APPS:
+            if self.app_pid(app.name) is None:
+                self._spawn(app, envs[app.name])
+        self._wait_ready(timeout)
+        urls = self.write_env(database_url, nats_url, credentials)
+        self._start_canary()
+        self.print_table(urls)
+        say(f"ready in {time.monotonic() - started:.1f}s; settings in {self.root / 'stack.env'}")
+        return urls
+
+    def _start_canary(self) -> None:
+        """The synthetic canary every `MTD_CANARY_EVERY` seconds, serving /metrics for
+        `make observe`. Off unless asked for: its sandbox journeys would otherwise show up
+        in load tests, drills and golden runs that count what the simulator received."""
+        every = os.environ.get("MTD_CANARY_EVERY")
+        if not every:
+            return
+        port = self._port("canary")
+        self._save()
+        if self.app_pid("canary") is None:
+            self.log_file("canary").parent.mkdir(parents=True, exist_ok=True)
+            with self.log_file("canary").open("ab") as log:
+                proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    [
+                        sys.executable,
+                        "-m",
+                        "services.canary",
+                        "--stack-env",
+                        str(self.root / "stack.env"),
+                        "--every",
+                        str(float(every)),
+                        "--metrics-port",
+                        str(port),
+                    ],
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            self.pid_file("canary").write_text(str(proc.pid))
+        with (self.root / "stack.env").open("a") as env_file:
+            env_file.write(f"CANARY_METRICS_URL=http://127.0.0.1:{port}\n")
+        say(f"{'canary':<13} every {every}s  http://127.0.0.1:{port}/metrics")
+
+    def _credentials(self) -> dict[str, str]:
+        """The generated local credentials scripts read from stack.env (kept in stack.json)."""
+        return {
+            "HMRC_CLIENT_ID": self._secret("hmrc_client_id", "mtd-local-" + secrets.token_hex(6)),
+            "HMRC_CLIENT_SECRET": self._secret("hmrc_client_secret"),
+            "BOOTSTRAP_CLIENT_ID": self._secret("bootstrap_client_id", "mtd-bootstrap"),
+            "BOOTSTRAP_CLIENT_SECRET": self._secret("bootstrap_client_secret"),
+        }
+
+    def app_env(self, app: App) -> dict[str, str]:
+        """One service's settings (without its prefix), from the stack's state."""
+        database_url: str = self.state["database_url"]
+        credentials = self._credentials()
+        # The platform's own services sign in to auth as API clients of their own.
+        service_clients = {
+            name: self._secret(f"{name}_client_secret") for name in SERVICE_CLIENT_IDS
+        }
+        env = {
             "ENVIRONMENT": "development",
             "AUTH_URL": self.app_url("auth"),
-            "NATS_URL": nats_url,
+            "NATS_URL": self.state["nats_url"],
             "HOST": "127.0.0.1",
+            "PORT": str(self.state["ports"][app.name]),
+            "DATABASE_URL": with_database(database_url, migrations.database_name(app.name)),
         }
         extra = {
             "auth": {
                 "HMRC_BASE_URL": self.app_url("hmrc_sandbox"),
-                "HMRC_CLIENT_ID": hmrc_client_id,
-                "HMRC_CLIENT_SECRET": hmrc_client_secret,
+                "HMRC_CLIENT_ID": credentials["HMRC_CLIENT_ID"],
+                "HMRC_CLIENT_SECRET": credentials["HMRC_CLIENT_SECRET"],
                 # A platform-admin client so scripts can create tenants from nothing.
-                "BOOTSTRAP_CLIENT_ID": bootstrap_id,
-                "BOOTSTRAP_CLIENT_SECRET": bootstrap_secret,
+                "BOOTSTRAP_CLIENT_ID": credentials["BOOTSTRAP_CLIENT_ID"],
+                "BOOTSTRAP_CLIENT_SECRET": credentials["BOOTSTRAP_CLIENT_SECRET"],
                 "SERVICE_CLIENTS": ",".join(f"{k}:{v}" for k, v in service_clients.items()),
                 "DEV_SECRETS_DIR": str(self.root / "auth"),
             },
@@ -188,39 +247,23 @@ class Stack:
             "submission": {
                 "HMRC_GATEWAY_URL": self.app_url("hmrc_gateway"),
                 "OBLIGATIONS_URL": self.app_url("obligations"),
+                # Seals webhook signing secrets; kept with the data like audit's key.
+                "WEBHOOK_KEYS": self._secret(
+                    "submission_webhook_keys", base64.b64encode(secrets.token_bytes(32)).decode()
+                ),
             },
             # The simulator knows the platform's application and lets tests steer it.
             "hmrc_sandbox": {
-                "CLIENT_ID": hmrc_client_id,
-                "CLIENT_SECRET": hmrc_client_secret,
+                "CLIENT_ID": credentials["HMRC_CLIENT_ID"],
+                "CLIENT_SECRET": credentials["HMRC_CLIENT_SECRET"],
                 "CONTROL_ENABLED": "true",
             },
         }
-        for app in APPS:
-            if self.app_pid(app.name) is not None:
-                continue
-            env = dict(env_common)
-            env["PORT"] = str(self.state["ports"][app.name])
-            env["DATABASE_URL"] = with_database(database_url, migrations.database_name(app.name))
-            env.update(extra.get(app.name, {}))
-            if app.name in service_clients:
-                env["CLIENT_ID"] = app.name
-                env["CLIENT_SECRET"] = service_clients[app.name]
-            self._spawn(app, env)
-        self._wait_ready(timeout)
-        urls = self.write_env(
-            database_url,
-            nats_url,
-            {
-                "HMRC_CLIENT_ID": hmrc_client_id,
-                "HMRC_CLIENT_SECRET": hmrc_client_secret,
-                "BOOTSTRAP_CLIENT_ID": bootstrap_id,
-                "BOOTSTRAP_CLIENT_SECRET": bootstrap_secret,
-            },
-        )
-        self.print_table(urls)
-        say(f"ready in {time.monotonic() - started:.1f}s; settings in {self.root / 'stack.env'}")
-        return urls
+        env.update(extra.get(app.name, {}))
+        if app.name in service_clients:
+            env["CLIENT_ID"] = app.name
+            env["CLIENT_SECRET"] = service_clients[app.name]
+        return env
 
     def migrate(self, database_url: str) -> None:
         for app in APPS:
@@ -305,7 +348,50 @@ class Stack:
             os.killpg(pid, signal.SIGKILL)
         self.pid_file(name).unlink(missing_ok=True)
 
+    # -- faults for the chaos drills (chaos/drills) -------------------------------------------
+    def kill_app(self, name: str) -> int:
+        """SIGKILL one service's process group, as a crashed pod; returns the pid killed."""
+        pid = self.app_pid(name)
+        if pid is None:
+            raise RuntimeError(f"{name} is not running")
+        self.stop_app(name, signal.SIGKILL, timeout=10)
+        return pid
+
+    def start_app(self, name: str, timeout: float = 60, *, wait: bool = True) -> None:
+        """Start one stopped service with the wiring `up` gave it and (unless told not to)
+        wait until it is ready — what a kubelet does for a crashed pod; no migrations."""
+        app = next(a for a in APPS if a.name == name)
+        if self.app_pid(name) is None:
+            self._spawn(app, self.app_env(app))
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        while not self.ready(name):
+            if self.app_pid(name) is None:
+                self._explain_exit(name)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready after {timeout:g}s")
+            time.sleep(0.2)
+
+    def restart_nats(self, *, wipe: bool = False) -> None:
+        """Stop the embedded NATS and start it again; `wipe` kills it and deletes its
+        JetStream store first (the broker's whole data directory is lost)."""
+        nats = self.nats()
+        if wipe:
+            nats.stop(signal.SIGKILL)
+            shutil.rmtree(nats.store_dir, ignore_errors=True)
+        else:
+            nats.stop()
+        nats.start()
+
+    def restart_postgres(self, mode: str = "fast") -> None:
+        """Stop the embedded PostgreSQL (`immediate` is a crash) and start it again."""
+        pg = self.postgres()
+        pg.stop(mode)
+        pg.start()
+
     def down(self) -> None:
+        self.stop_app("canary")
         for app in reversed(APPS):
             if self.app_pid(app.name) is not None:
                 say(f"stopping {app.name}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,6 +117,36 @@ def test_status_reports_every_component(stack_root: Path) -> None:
     for app in APPS:
         assert f"{app.name}" in result.stdout
     assert result.stdout.count("ready") == len(APPS)
+
+
+def test_one_service_is_killed_and_started_alone_and_nats_can_lose_its_store(
+    stack_root: Path,
+) -> None:
+    """What the chaos drills do to the stack: SIGKILL one service and start it again with
+    the same wiring, without touching the others; restart NATS with its store deleted."""
+    env = read_env(stack_root)
+    stack = Stack(stack_root)
+    others = {app.name: stack.app_pid(app.name) for app in APPS if app.name != "submission"}
+    killed = stack.kill_app("submission")
+    assert not pid_alive(killed)
+    assert stack.app_pid("submission") is None
+    stack.start_app("submission")
+    assert stack.app_pid("submission") not in (None, killed)
+    assert readyz(env["SUBMISSION_URL"]).status_code == 200
+    assert {name: stack.app_pid(name) for name in others} == others
+
+    nats_pid = stack.nats().pid()
+    store = stack.nats().store_dir
+    assert any(store.iterdir())
+    stack.restart_nats(wipe=True)
+    assert stack.nats().pid() not in (None, nats_pid)
+    assert not any(store.glob("**/*.blk")), "the old stream data is gone"
+    stack.start_app("submission")  # ready again once it has NATS back
+    for app in APPS:
+        deadline = time.monotonic() + 30
+        while readyz(env[app.url_key]).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert readyz(env[app.url_key]).status_code == 200, app.name
 
 
 def test_down_leaves_no_process_and_up_keeps_the_data(stack_root: Path) -> None:
