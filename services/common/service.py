@@ -48,6 +48,9 @@ class ServiceSpec:
     uses_outbox: bool = True
     streams: Sequence[StreamSpec] = ()
     workers: Sequence[Worker] = field(default_factory=tuple)
+    # The platform's abuse limits (body size, per-client rate) and security headers; the
+    # HMRC simulator answers as HMRC does, oversized bodies included.
+    abuse_limits: bool = True
 
 
 class Runtime:
@@ -173,11 +176,14 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     app.state.token_verifier = jwks_verifier(settings)
     install_error_handlers(app)
     document_errors(app)
-    app.state.rate_limiter = ClientRateLimiter(
-        settings.client_rate_per_second, settings.client_rate_burst
+    app.state.rate_limiter = (
+        ClientRateLimiter(settings.client_rate_per_second, settings.client_rate_burst)
+        if spec.abuse_limits
+        else None
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
+    if spec.abuse_limits:
+        app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+        app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

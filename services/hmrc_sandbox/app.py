@@ -30,6 +30,7 @@ SPEC = ServiceSpec(
     routers=(oauth.router, test_users.router, vat.router, fraud.router, control.router),
     uses_nats=False,
     uses_outbox=False,
+    abuse_limits=False,
 )
 
 # The platform's own paths keep problem+json; everything else is HMRC's.
