@@ -29,15 +29,6 @@ class PgServer(EmbeddedPostgres):
     def tool(self, name: str) -> str:
         return str(self.bin / name)
 
-    def init(self) -> None:
-        self._prepare()
-        if not self.initialised():
-            result = self._run(
-                "initdb", "-D", str(self.datadir), "-U", PG_USER, "--auth=trust", "--encoding=UTF8"
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
-
     def start(self, timeout: float = 600) -> str:
         self.init()
         with open(self.datadir / "postgresql.auto.conf", "a") as conf:

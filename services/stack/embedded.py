@@ -130,7 +130,8 @@ class EmbeddedPostgres:
             and self._run("pg_ctl", "-D", str(self.datadir), "status").returncode == 0
         )
 
-    def start(self) -> str:
+    def init(self) -> None:
+        """Create the data directory's cluster once (initdb); later calls do nothing."""
         self._prepare()
         if not self.initialised():
             result = self._run(
@@ -138,6 +139,9 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
+
+    def start(self) -> str:
+        self.init()
         if self.running():
             return self.url
         options = f"-p {self.port} -h 127.0.0.1 -k {self.datadir} -c max_connections=300"
