@@ -432,5 +432,18 @@ def demo(ctx: typer.Context) -> None:
     raise typer.Exit(code)
 
 
+@app.command(
+    "backup",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def backup(ctx: typer.Context) -> None:
+    """Backups and restores: `mtdvat backup backup|restore|list|verify|drill …` (the same
+    options as `python -m services.backup`; --help lists them)."""
+    from services.backup.cli import main as backup_main
+
+    raise typer.Exit(backup_main(list(ctx.args)))
+
+
 def main() -> None:
     app()

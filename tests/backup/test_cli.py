@@ -191,3 +191,24 @@ def test_restore_command_brings_up_a_fresh_server(backed_up: BackedUp, tmp_path:
         assert not list(tmp_path.glob("*.wal-staged")), "opened WAL is removed after recovery"
     finally:
         server.stop(mode="immediate")
+
+
+def test_the_operators_cli_runs_backups_too(backed_up: BackedUp, tmp_path: Path) -> None:
+    """`mtdvat backup …` is the same command: a backup taken through it is in the catalog
+    and its listing names it."""
+    root = tmp_path / "backups"
+    env = {**server_env(backed_up, root), "BACKUP_ENCRYPTION_KEY": backed_up.key_text}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKUP_")}
+    taken = subprocess.run(
+        [sys.executable, "-m", "services.cli", "backup", "backup"],
+        capture_output=True, text=True, env={**clean, **env}, timeout=240, check=False,
+    )  # fmt: skip
+    assert taken.returncode == 0, taken.stderr
+    ids = [b.id for b in Catalog(root).backups()]
+    assert len(ids) == 2
+    listed = subprocess.run(
+        [sys.executable, "-m", "services.cli", "backup", "list"],
+        capture_output=True, text=True, env={**clean, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert all(i[:8] in listed.stdout for i in ids)
