@@ -138,6 +138,20 @@ async def start_connection(auth: AuthApi, token: str, vrn: str) -> dict[str, Any
     return body
 
 
+async def connect_vrns(auth: AuthApi, sim: Simulator, tenant_id: str, count: int) -> list[str]:
+    """`count` new sandbox organisations connected to `tenant_id` through HMRC's consent form."""
+    connector = await auth.token_for_roles(tenant_id, ["submitter"])
+    connected = []
+    for _ in range(count):
+        taxpayer = await sim.create_organisation()
+        started = await start_connection(auth, connector, taxpayer["vrn"])
+        location = await sim.consent(started["authorize_url"], taxpayer, "grant")
+        r = await auth.http.get(location)
+        assert r.status_code == 200, r.text
+        connected.append(str(taxpayer["vrn"]))
+    return connected
+
+
 async def connect(auth: AuthApi, sim: Simulator) -> Connected:
     """The whole happy path, as a script would do it without a browser."""
     tenant = await auth.create_tenant()

@@ -23,7 +23,7 @@ from services.obligations.settings import ObligationsSettings
 from services.submission.app import create_app as create_submission
 from services.submission.settings import SubmissionSettings
 from tests.auth.conftest import GATEWAY_ID, AuthApi, _serve_auth, make_settings
-from tests.auth.simulator import Simulator, simulator, start_connection
+from tests.auth.simulator import Simulator, connect_vrns, simulator
 from tests.conftest import fresh_database
 from tests.contracts.recorder import Recorder
 from tests.hmrc_gateway.conftest import gateway_settings
@@ -49,15 +49,7 @@ class Stack:
     async def tenant(self, vrns: int = 1, roles: tuple[str, ...] = ("submitter",)) -> Tenant:
         """A tenant with `vrns` VRNs connected through HMRC's consent form, and a token per role."""
         tenant_id = await self.auth.create_tenant()
-        connector = await self.auth.token_for_roles(tenant_id, ["submitter"])
-        connected = []
-        for _ in range(vrns):
-            taxpayer = await self.sim.create_organisation()
-            started = await start_connection(self.auth, connector, taxpayer["vrn"])
-            location = await self.sim.consent(started["authorize_url"], taxpayer, "grant")
-            r = await self.auth.http.get(location)
-            assert r.status_code == 200, r.text
-            connected.append(str(taxpayer["vrn"]))
+        connected = await connect_vrns(self.auth, self.sim, tenant_id, vrns)
         tokens = {role: await self.auth.token_for_roles(tenant_id, [role]) for role in roles}
         return Tenant(tenant_id, connected, tokens)
 

@@ -18,7 +18,7 @@ from services.hmrc_gateway.app import create_app as create_gateway
 from services.obligations.app import create_app
 from services.obligations.settings import ObligationsSettings
 from tests.auth.conftest import GATEWAY_ID, AuthApi, _serve_auth, bearer, make_settings
-from tests.auth.simulator import Simulator, simulator, start_connection
+from tests.auth.simulator import Simulator, connect_vrns, simulator
 from tests.conftest import fresh_database
 from tests.hmrc_gateway import devices
 from tests.hmrc_gateway.conftest import gateway_settings
@@ -47,15 +47,7 @@ class Platform:
     async def tenant(self, vrns: int = 1) -> Tenant:
         """A tenant with `vrns` VRNs connected through HMRC's consent form, and a viewer."""
         tenant = await self.auth.create_tenant()
-        connector = await self.auth.token_for_roles(tenant, ["submitter"])
-        connected = []
-        for _ in range(vrns):
-            taxpayer = await self.sim.create_organisation()
-            started = await start_connection(self.auth, connector, taxpayer["vrn"])
-            location = await self.sim.consent(started["authorize_url"], taxpayer, "grant")
-            r = await self.auth.http.get(location)
-            assert r.status_code == 200, r.text
-            connected.append(str(taxpayer["vrn"]))
+        connected = await connect_vrns(self.auth, self.sim, tenant, vrns)
         viewer = await self.auth.token_for_roles(tenant, ["viewer"])
         return Tenant(tenant, viewer, connected)
 
