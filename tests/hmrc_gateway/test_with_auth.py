@@ -5,7 +5,10 @@ fraud-header validator asked through the gateway."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,27 +23,36 @@ from tests.hmrc_gateway.conftest import gateway_settings
 from tests.serving import serve
 
 
+@asynccontextmanager
+async def gateway_of(
+    auth: Any, sim: Any, db_url: str, nats_url: str, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway signed in to this auth service as its own client, and a client calling it."""
+    values = gateway_settings(
+        db_url,
+        nats_url,
+        sim.url,
+        auth.url,
+        client_id=GATEWAY_ID,
+        client_secret=auth.settings.service_client_secrets()[GATEWAY_ID],
+        **settings,
+    )
+    async with (
+        serve(create_app(values)) as url,
+        httpx.AsyncClient(
+            base_url=url, headers=bearer(await auth.gateway_token()), timeout=30
+        ) as gateway,
+    ):
+        yield gateway
+
+
 async def test_a_vrn_connected_in_auth_is_served_end_to_end(
     serve_auth: ServeAuth, pg_url: str, nats_url: str, tmp_path: Path
 ) -> None:
     async with auth_with_simulator(serve_auth, pg_url, nats_url, tmp_path) as (auth, sim):
         connected = await connect(auth, sim)
-        secret = auth.settings.service_client_secrets()[GATEWAY_ID]
-        settings = gateway_settings(
-            await fresh_database(pg_url, "hmrc_gateway"),
-            nats_url,
-            sim.url,
-            auth.url,
-            client_id=GATEWAY_ID,
-            client_secret=secret,
-            fraud_header_feedback=True,
-        )
-        async with (
-            serve(create_app(settings)) as url,
-            httpx.AsyncClient(
-                base_url=url, headers=bearer(await auth.gateway_token()), timeout=30
-            ) as gateway,
-        ):
+        db_url = await fresh_database(pg_url, "hmrc_gateway")
+        async with gateway_of(auth, sim, db_url, nats_url, fraud_header_feedback=True) as gateway:
             me = await auth.http.get("/v1/auth/me", headers=bearer(connected.user_token))
             assert me.status_code == 200, me.text
             user_id = me.json()["subject"]
@@ -110,25 +122,12 @@ async def test_hmrc_tokens_are_reused_briefly_and_not_at_all_when_disabled(
 ) -> None:
     async with auth_with_simulator(serve_auth, pg_url, nats_url, tmp_path) as (auth, sim):
         connected = await connect(auth, sim)
-        secret = auth.settings.service_client_secrets()[GATEWAY_ID]
         db_url = await fresh_database(pg_url, "hmrc_gateway")
 
         async def token_requests_for_three_reads(ttl: float) -> float:
-            settings = gateway_settings(
-                db_url,
-                nats_url,
-                sim.url,
-                auth.url,
-                client_id=GATEWAY_ID,
-                client_secret=secret,
-                hmrc_token_ttl_seconds=ttl,
-            )
-            async with (
-                serve(create_app(settings)) as url,
-                httpx.AsyncClient(
-                    base_url=url, headers=bearer(await auth.gateway_token()), timeout=30
-                ) as gateway,
-            ):
+            async with gateway_of(
+                auth, sim, db_url, nats_url, hmrc_token_ttl_seconds=ttl
+            ) as gateway:
                 before = _token_requests((await auth.http.get("/metrics")).text)
                 for _ in range(3):
                     r = await gateway.get(
