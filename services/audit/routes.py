@@ -16,8 +16,9 @@ from services.common.security.jwt_verify import Principal, forbidden, require_ro
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-# Tenant auditors read their tenant; platform support reads across tenants.
-READERS = ("auditor", "platform_support")
+# Tenant auditors read their tenant; support staff read one tenant only with a break-glass
+# token (role break_glass, scoped to the tenant whose admin approved it).
+READERS = ("auditor", "break_glass")
 # The controller's admin (or the platform's) asks for erasure of a person's data.
 ERASERS = ("tenant_admin", "platform_admin")
 MAX_EVIDENCE_DAYS = 366

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.auth.bootstrap import provision
+from services.auth.break_glass import LocalGrantChecker
 from services.auth.context import AuthContext
 from services.auth.hashing import SecretHasher
 from services.auth.hmrc_oauth import HmrcOAuthClient
 from services.auth.keymaterial import load_key_material
 from services.auth.metrics import CountingTokenVerifier
-from services.auth.routes import admin, hmrc_connections, internal, sign_in
+from services.auth.routes import admin, break_glass, hmrc_connections, internal, sign_in
 from services.auth.settings import AuthSettings
 from services.auth.tokens import TokenIssuer
 from services.common.messaging import streams
@@ -23,7 +24,15 @@ SPEC = ServiceSpec(
     title="MTD VAT auth",
     description="Tenants, API clients, users with MFA, JWT signing keys and HMRC connections.",
     settings_cls=AuthSettings,
-    routers=(sign_in.router, admin.router, hmrc_connections.router, internal.router),
+    routers=(
+        sign_in.router,
+        admin.router,
+        admin.platform_router,
+        hmrc_connections.router,
+        break_glass.router,
+        internal.router,
+        break_glass.internal_router,
+    ),
     streams=(streams.AUDIT, streams.DEAD_LETTER),
 )
 
@@ -46,6 +55,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         StaticKeySource(keys.signing.public_keys),
         issuer=settings.issuer,
         audience=settings.audience,
+        grant_checker=LocalGrantChecker(ctx),
     )
 
     async def start(runtime: Runtime) -> None:

@@ -168,9 +168,57 @@ class OAuthState(AuthBase):
     created_at: Mapped[datetime] = mapped_column(TZ, server_default=_now())
 
 
+class BreakGlassGrant(AuthBase):
+    """A support user's request to read one tenant's data, and the tenant admin's decision.
+
+    status: pending | approved | denied | revoked (an approved grant past `expires_at` is
+    expired; that is derived, not stored)."""
+
+    __tablename__ = "break_glass_grants"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("tenants.id"), index=True
+    )
+    requested_by: Mapped[str] = mapped_column(sa.Text, index=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    duration_seconds: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.Text)
+    requested_at: Mapped[datetime] = mapped_column(TZ, server_default=_now())
+    decided_by: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(TZ)
+    expires_at: Mapped[datetime | None] = mapped_column(TZ)
+    revoked_by: Mapped[str | None] = mapped_column(sa.Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
+class BreakGlassUse(AuthBase):
+    """One request made with a break-glass token, in any service."""
+
+    __tablename__ = "break_glass_uses"
+    __table_args__ = (sa.Index("ix_break_glass_uses_grant_used_at", "grant_id", "used_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    grant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), sa.ForeignKey("break_glass_grants.id")
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), sa.ForeignKey("tenants.id"))
+    used_by: Mapped[str] = mapped_column(sa.Text)
+    service: Mapped[str] = mapped_column(sa.Text)
+    method: Mapped[str] = mapped_column(sa.Text)
+    path: Mapped[str] = mapped_column(sa.Text)
+    request_id: Mapped[str | None] = mapped_column(sa.Text)
+    # None when served; else the problem code it was refused with (a write under read-only
+    # access, or an attempt after the grant ended).
+    refusal: Mapped[str | None] = mapped_column(sa.Text)
+    used_at: Mapped[datetime] = mapped_column(TZ, server_default=_now())
+
+
 __all__ = [
     "ApiClient",
     "AuthBase",
+    "BreakGlassGrant",
+    "BreakGlassUse",
     "FailedAttempts",
     "HmrcConnection",
     "LoginChallenge",

@@ -166,3 +166,50 @@ class FraudFacts(BaseModel):
     user_id_hash: str
     multi_factor: list[MultiFactor]
     headers: dict[str, str | None]
+
+
+class BreakGlassRequest(Body):
+    tenant_id: uuid.UUID
+    reason: str = Field(min_length=10, max_length=2000, description="why access is needed")
+    duration_minutes: int = Field(ge=1, description="at most the platform's limit (8 h)")
+
+
+class BreakGlassGrantOut(BaseModel):
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    requested_by: str
+    reason: str
+    duration_minutes: int
+    status: Literal["pending", "approved", "denied", "revoked", "expired"]  # expired: derived
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    expires_at: datetime | None
+    revoked_by: str | None
+    revoked_at: datetime | None
+
+
+class BreakGlassUseOut(BaseModel):
+    service: str
+    method: str
+    path: str
+    request_id: str | None
+    # None when served; else the code it was refused with (e.g. BREAK_GLASS_READ_ONLY).
+    refusal: str | None
+    used_at: datetime
+
+
+class BreakGlassToken(TokenResponse):
+    grant_id: uuid.UUID
+    tenant_id: uuid.UUID
+    grant_expires_at: datetime
+
+
+class BreakGlassUseIn(Body):
+    """A service reports one request made with a break-glass token."""
+
+    service: str = Field(min_length=1, max_length=80)
+    method: str = Field(min_length=3, max_length=10)
+    path: str = Field(min_length=1, max_length=2000)
+    request_id: str | None = Field(default=None, max_length=128)
+    refused: bool = False

@@ -91,6 +91,11 @@ class AuthSettings(ServiceSettings):
     # A rotated client secret keeps working this long, so callers can switch over.
     client_secret_grace_seconds: int = Field(default=3600, ge=0)
 
+    # Break-glass access (services/auth/break_glass.py): the longest a tenant admin can grant,
+    # and the life of each token issued under a grant (never past the grant's end).
+    break_glass_max_seconds: int = Field(default=8 * 3600, ge=60, le=86400)
+    break_glass_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+
     _check_signing_key = field_validator("signing_key")(_required_outside_development)
     _check_encryption_keys = field_validator("encryption_keys")(_required_outside_development)
     _check_user_id_salts = field_validator("user_id_salts")(_required_outside_development)

@@ -33,6 +33,7 @@ class TokenIssuer:
         roles: list[str],
         scopes: list[str] | None = None,
         extra: dict[str, Any] | None = None,
+        ttl: int | None = None,
     ) -> str:
         now = datetime.now(UTC)
         claims: dict[str, Any] = {
@@ -45,7 +46,7 @@ class TokenIssuer:
             "scope": " ".join(scopes if scopes is not None else scopes_for(roles)),
             "iat": int(now.timestamp()),
             "nbf": int(now.timestamp()),
-            "exp": int((now + timedelta(seconds=self.ttl)).timestamp()),
+            "exp": int((now + timedelta(seconds=self.ttl if ttl is None else ttl)).timestamp()),
             "jti": uuid.uuid4().hex,
             **(extra or {}),
         }

@@ -38,13 +38,14 @@ async def create_user(
     ctx: AuthContext,
     actor: Principal,
     *,
-    tenant_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
     email: str,
     name: str,
     roles: list[str],
     password: str,
 ) -> User:
-    roles = check_assignable(roles, platform=False)
+    """A tenant's user, or with `tenant_id` None a platform user (support staff)."""
+    roles = check_assignable(roles, platform=tenant_id is None, person=True)
     check_password_strength(password, email)
     user = User(
         id=uuid.uuid4(),

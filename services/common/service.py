@@ -173,7 +173,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     app.state.runtime = runtime
     # Services verify access tokens locally from auth's JWKS (auth installs its own keys).
-    app.state.token_verifier = jwks_verifier(settings)
+    app.state.token_verifier = jwks_verifier(settings, spec.name)
     install_error_handlers(app)
     document_errors(app)
     app.state.rate_limiter = (

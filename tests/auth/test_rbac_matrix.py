@@ -1,6 +1,8 @@
-"""Role by endpoint: every protected endpoint refuses every role it should refuse (403), lets
-the roles it should through (neither 401 nor 403), refuses callers without a token (401),
-and keeps tenant roles inside their own tenant."""
+"""Role by endpoint: every protected endpoint refuses every role it should refuse (403
+FORBIDDEN), lets the roles it should through (neither 401 nor FORBIDDEN: a break-glass
+decision may still want a person, not a client), refuses callers without a token (401),
+and keeps tenant roles inside their own tenant. Platform support reads no tenant's data:
+that takes a break-glass grant (tests/auth/test_break_glass.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from tests.auth.conftest import AuthApi, bearer
 TENANT_ROLES = ["tenant_admin", "preparer", "submitter", "viewer", "auditor"]
 PLATFORM_ROLES = ["platform_admin", "platform_support", "platform_service"]
 ALL_ROLES = TENANT_ROLES + PLATFORM_ROLES
-READERS = {"platform_admin", "platform_support", "tenant_admin", "auditor"}
+READERS = {"platform_admin", "tenant_admin", "auditor"}
 MANAGERS = {"platform_admin", "tenant_admin"}
+BREAK_GLASS_READERS = {"tenant_admin", "auditor", "platform_support"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Endpoint:
 
 
 def endpoints(ids: dict[str, str]) -> list[Endpoint]:
-    t = ids["tenant"]
+    t, g = ids["tenant"], ids["grant"]
     return [
         Endpoint(
             "POST", "/v1/tenants", {"platform_admin"}, lambda: {"name": f"t-{uuid.uuid4().hex[:8]}"}
@@ -69,7 +72,7 @@ def endpoints(ids: dict[str, str]) -> list[Endpoint]:
         Endpoint(
             "GET",
             f"/v1/connections?tenant_id={t}",
-            {"platform_support", "tenant_admin", "preparer", "submitter", "viewer", "auditor"},
+            {"tenant_admin", "preparer", "submitter", "viewer", "auditor"},
         ),
         Endpoint("DELETE", f"/v1/connections/{ids['connection']}?tenant_id={t}", {"tenant_admin"}),
         Endpoint(
@@ -81,6 +84,37 @@ def endpoints(ids: dict[str, str]) -> list[Endpoint]:
         Endpoint("GET", f"/internal/v1/users/{ids['user']}/fraud-facts", {"platform_service"}),
         # Only a signed-in user enrols an authenticator; no client role may.
         Endpoint("POST", "/v1/auth/mfa/totp", set()),
+        Endpoint(
+            "POST",
+            "/v1/platform/users",
+            {"platform_admin"},
+            lambda: {
+                "email": f"s{uuid.uuid4().hex[:8]}@example.com",
+                "name": "S",
+                "roles": ["platform_support"],
+                "password": "a-long-enough-passphrase",
+            },
+        ),
+        Endpoint(
+            "POST",
+            "/v1/break-glass/grants",
+            {"platform_support"},
+            lambda: {"tenant_id": t, "reason": "a ticket number", "duration_minutes": 5},
+        ),
+        Endpoint("GET", "/v1/break-glass/grants", BREAK_GLASS_READERS),
+        Endpoint("GET", f"/v1/break-glass/grants/{g}", BREAK_GLASS_READERS),
+        Endpoint("GET", f"/v1/break-glass/grants/{g}/uses", BREAK_GLASS_READERS),
+        Endpoint("POST", f"/v1/break-glass/grants/{g}/approve", {"tenant_admin"}),
+        Endpoint("POST", f"/v1/break-glass/grants/{g}/deny", {"tenant_admin"}),
+        Endpoint("POST", f"/v1/break-glass/grants/{g}/revoke", {"tenant_admin"}),
+        Endpoint("POST", f"/v1/break-glass/grants/{g}/token", {"platform_support"}),
+        # Only a break-glass token records a use; no role does.
+        Endpoint(
+            "POST",
+            "/internal/v1/break-glass/uses",
+            set(),
+            lambda: {"service": "x", "method": "GET", "path": "/"},
+        ),
     ]
 
 
@@ -119,6 +153,7 @@ async def test_every_endpoint_refuses_every_role_it_should(auth: AuthApi) -> Non
         "client": target_client,
         "user": target_user.id,
         "connection": r.json()["id"],
+        "grant": str(uuid.uuid4()),
     }
 
     outcomes: dict[tuple[str, str], int] = {}
@@ -135,7 +170,8 @@ async def test_every_endpoint_refuses_every_role_it_should(auth: AuthApi) -> Non
         for role in sorted(endpoint.allowed):
             r = await call(auth, endpoint, tokens[role])
             outcomes[(f"{endpoint.method} {endpoint.path}", role)] = r.status_code
-            assert r.status_code not in (401, 403), (endpoint.path, role, r.text)
+            assert r.status_code != 401, (endpoint.path, role, r.text)
+            assert r.status_code != 403 or r.json()["code"] != "FORBIDDEN", (endpoint.path, role)
             assert r.status_code < 500, (endpoint.path, role, r.text)
     assert len(outcomes) == len(endpoints(ids)) * len(ALL_ROLES)
 

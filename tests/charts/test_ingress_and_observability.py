@@ -16,6 +16,8 @@ PUBLIC_PATHS = {
     "/v1/auth/jwks.json": "auth",
     "/v1/tenants/t1/clients": "auth",
     "/v1/connections/callback": "auth",
+    "/v1/break-glass/grants": "auth",
+    "/v1/platform/users": "auth",
     "/v1/vat/123456789/obligations": "obligations",
     "/v1/vat/123456789/liabilities": "obligations",
     "/v1/vat/123456789/payments": "obligations",
@@ -33,6 +35,7 @@ NOT_PUBLIC = [
     "/openapi.json",
     "/oauth/token",
     "/organisations/vat/1",
+    "/internal/v1/break-glass/uses",
 ]
 
 

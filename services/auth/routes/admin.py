@@ -24,6 +24,7 @@ from services.auth.schemas import (
 from services.common.security.jwt_verify import Principal, authenticated
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+platform_router = APIRouter(prefix="/v1/platform", tags=["platform"])
 Ctx = Annotated[AuthContext, Depends(get_context)]
 Caller = Annotated[Principal, Depends(authenticated)]
 
@@ -139,3 +140,20 @@ async def set_user_roles(
 ) -> UserOut:
     authorize(principal, Action.USER_MANAGE, tenant_id)
     return _user_out(await users.set_roles(ctx, principal, tenant_id, user_id, body.roles))
+
+
+@platform_router.post("/users", response_model=UserOut, status_code=201)
+async def create_platform_user(body: UserCreate, principal: Caller, ctx: Ctx) -> UserOut:
+    """Platform staff (role platform_support or platform_admin), in no tenant; they sign in
+    with MFA like everyone else and read a tenant's data only under a break-glass grant."""
+    authorize(principal, Action.PLATFORM_USER_MANAGE)
+    user = await users.create_user(
+        ctx,
+        principal,
+        tenant_id=None,
+        email=body.email,
+        name=body.name,
+        roles=body.roles,
+        password=body.password,
+    )
+    return _user_out(user)

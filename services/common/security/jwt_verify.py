@@ -32,6 +32,7 @@ from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from services.common.errors import ProblemError
 from services.common.logging import get_logger
+from services.common.security import break_glass
 
 log = get_logger(__name__)
 
@@ -55,6 +56,12 @@ class Principal:
     @property
     def is_platform(self) -> bool:
         return bool(self.roles & PLATFORM_ROLES)
+
+    @property
+    def grant_id(self) -> str | None:
+        """The break-glass grant a support user acts under, if any (read-only, one tenant)."""
+        grant = self.claims.get(break_glass.GRANT_CLAIM)
+        return str(grant) if grant else None
 
     def has_any_role(self, roles: Iterable[str]) -> bool:
         return bool(self.roles & set(roles))
@@ -167,12 +174,20 @@ class JwksKeySource:
 
 class TokenVerifier:
     def __init__(
-        self, keys: KeySource, *, issuer: str, audience: str, leeway: float = 30.0
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 30.0,
+        grant_checker: break_glass.GrantChecker | None = None,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        # Where break-glass uses are checked and recorded; without one they are refused.
+        self.grant_checker = grant_checker
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -216,7 +231,12 @@ async def authenticated(request: Request) -> Principal:
     if isinstance(cached, Principal):
         return cached
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(bearer_token(request))
+    token = bearer_token(request)
+    principal = await verifier.verify(token)
+    if principal.grant_id is not None:
+        await break_glass.enforce(
+            principal, token, request.method, request.url.path, verifier.grant_checker
+        )
     request.state.principal = principal
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None and "platform_service" not in principal.roles:
@@ -257,12 +277,14 @@ def require_scopes(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-def jwks_verifier(settings: Any) -> TokenVerifier | None:
-    """A verifier for tokens issued by the auth service at `settings.auth_url`."""
+def jwks_verifier(settings: Any, service: str) -> TokenVerifier | None:
+    """A verifier for tokens issued by the auth service at `settings.auth_url`; `service`
+    names this service in the break-glass uses it records there."""
     if not settings.auth_url:
         return None
     return TokenVerifier(
         JwksKeySource(f"{settings.auth_url.rstrip('/')}/v1/auth/jwks.json"),
         issuer=settings.token_issuer,
         audience=settings.token_audience,
+        grant_checker=break_glass.HttpGrantChecker(settings.auth_url, service),
     )
