@@ -141,6 +141,19 @@ class AuthApi:
         self.remember(password)
         return Person(id=r.json()["id"], email=email, password=password, tenant_id=tenant_id)
 
+    async def create_platform_user(self, roles: list[str]) -> Person:
+        """Platform staff (e.g. support), in no tenant."""
+        email = f"staff-{uuid.uuid4().hex[:8]}@example.com"
+        password = "pw-" + secrets.token_urlsafe(16)
+        r = await self.http.post(
+            "/v1/platform/users",
+            json={"email": email, "name": "Staff", "roles": roles, "password": password},
+            headers=bearer(await self.admin_token()),
+        )
+        assert r.status_code == 201, r.text
+        self.remember(password)
+        return Person(id=r.json()["id"], email=email, password=password, tenant_id="")
+
     async def enrol(self, user: Person) -> str:
         """Sign in with the password, enrol TOTP; returns the full session token."""
         r = await self.http.post(

@@ -8,7 +8,6 @@ request is recorded and reaches the audit log."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -82,15 +81,7 @@ class Desk:
 async def person(auth: AuthApi, tenant: str | None, roles: list[str]) -> tuple[Person, str]:
     """A user (a platform user when `tenant` is None) signed in with TOTP."""
     if tenant is None:
-        email = f"support-{uuid.uuid4().hex[:8]}@example.com"
-        password = "pw-" + secrets.token_urlsafe(16)
-        r = await auth.http.post(
-            "/v1/platform/users",
-            json={"email": email, "name": "Support", "roles": roles, "password": password},
-            headers=bearer(await auth.admin_token()),
-        )
-        assert r.status_code == 201, r.text
-        user = Person(id=r.json()["id"], email=email, password=password, tenant_id="")
+        user = await auth.create_platform_user(roles)
     else:
         user = await auth.create_user(tenant, roles)
     return user, await auth.enrol(user)
