@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +23,7 @@ from services.backup.conninfo import Conn
 from services.backup.crypto import IntegrityError, WrongKeyError, file_sha256
 from services.backup.keys import BackupKeyError, new_key_text, parse_key
 from services.backup.settings import BackupSettings
+from services.backup.site import ARCHIVE_TIMEOUT_SECONDS
 from services.common.settings import load_settings
 from services.stack.embedded import free_port
 
@@ -134,10 +136,15 @@ def cmd_drill(settings: BackupSettings, args: argparse.Namespace) -> int:
     # Synthetic data under a key made for this drill alone and never written down.
     key = parse_key(new_key_text())
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mtd-dr-drill-"))
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        err.print(f"[{time.monotonic() - started:6.1f}s] {message}")
+
     report = asyncio.run(
         drill.run(
             workdir, key, returns=args.returns, write_seconds=args.write_seconds,
-            archive_timeout=args.archive_timeout, keep=args.keep,
+            archive_timeout=args.archive_timeout, keep=args.keep, say=say,
         )
     )  # fmt: skip
     data = report.as_dict()
@@ -147,7 +154,8 @@ def cmd_drill(settings: BackupSettings, args: argparse.Namespace) -> int:
     for name in (
         "returns", "audit_records", "load_seconds", "base_backup_seconds",
         "base_backup_bytes", "logical_backup_seconds", "writer_commits", "restore_seconds",
-        "verify_seconds", "rto_seconds", "rpo_seconds", "last_commit_before_loss",
+        "verify_seconds", "rto_seconds", "rpo_seconds", "rpo_bound_seconds",
+        "last_commit_before_loss",
         "newest_commit_after_restore", "archive_timeout_seconds",
     ):  # fmt: skip
         table.add_row(name, str(data[name]))
@@ -196,8 +204,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--deep", action="store_true", help="also decrypt (needs the key)")
     d = sub.add_parser("drill", help="load, back up, destroy, restore, verify; RTO and RPO")
     d.add_argument("--returns", type=int, default=100_000)
-    d.add_argument("--write-seconds", type=float, default=20.0)
-    d.add_argument("--archive-timeout", type=int, default=10)
+    d.add_argument("--write-seconds", type=float, help="default: archive timeout + 15")
+    d.add_argument("--archive-timeout", type=int, default=ARCHIVE_TIMEOUT_SECONDS)
     d.add_argument("--workdir", help="scratch directory (default: a new temporary one)")
     d.add_argument("--keep", action="store_true", help="keep the scratch directory")
     d.add_argument("--report", help="also write the report as JSON here")

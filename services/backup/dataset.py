@@ -5,6 +5,7 @@ real schemas (migrations) and the real chain code, with SQL and COPY for speed."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,8 +194,15 @@ async def load_audit(
     return len(rows)
 
 
-async def load(submission: asyncpg.Connection, audit: asyncpg.Connection, returns: int) -> int:
+async def load(
+    submission: asyncpg.Connection,
+    audit: asyncpg.Connection,
+    returns: int,
+    say: Callable[[str], None] | None = None,
+) -> int:
     """Load `returns` returns and their audit chain; returns the audit record count."""
     now = datetime.now(UTC)
     await load_submissions(submission, returns, now)
+    if say is not None:
+        say(f"{returns:,} returns and their transitions inserted; chaining the audit log")
     return await load_audit(submission, audit, now)
