@@ -11,6 +11,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from services.common.db_unavailable import CANDIDATES, database_unavailable
 from services.common.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,6 +126,23 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
             instance=request.url.path,
         )
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # a fault of ours: the 500 path logs it
+        # PostgreSQL is restarting or unreachable: nothing was committed; come back soon.
+        log.warning("database unavailable", path=request.url.path, error=str(exc))
+        return problem_response(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "The service's database is unavailable for a moment and nothing was done; send "
+            "the same request again.",
+            headers={"Retry-After": "2"},
+            instance=request.url.path,
+        )
+
+    for candidate in CANDIDATES:
+        app.add_exception_handler(candidate, _database_unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,13 +9,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import sqlalchemy.exc
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, SecretStr
 
+from services.common.database import Database
 from services.common.errors import ProblemError
 from services.common.service import ServiceSpec, build_app
 from services.common.settings import ServiceSettings
+from services.stack.embedded import free_port
 from tests.conftest import fresh_database
 from tests.serving import serve
 
@@ -47,6 +50,30 @@ async def post_item(body: Body) -> dict[str, int]:
 async def busy() -> None:
     # What SQLAlchemy's pool raises when every connection stays busy past pool_timeout.
     raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
+
+
+@router.get("/v1/db-restarting")
+async def db_restarting(request: Request) -> None:
+    # The server ends this connection as a shutdown or restart does (57P01).
+    async with request.app.state.runtime.database().transaction() as session:
+        await session.execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+
+@router.get("/v1/db-down")
+async def db_down() -> None:
+    # Nothing listens on the port: PostgreSQL is down (connection refused).
+    db = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    try:
+        async with db.transaction() as session:
+            await session.execute(sa.text("SELECT 1"))
+    finally:
+        await db.dispose()
+
+
+@router.get("/v1/disk")
+async def disk() -> None:
+    # An OSError of our own (a missing file), not the database's.
+    raise FileNotFoundError(2, "No such file or directory", "/nonexistent/mtd-vat/file")
 
 
 @router.get("/v1/boom")
@@ -172,3 +199,23 @@ async def test_an_exhausted_connection_pool_is_a_503_with_retry_after(base_url: 
     assert r.status_code == 503
     assert r.json()["code"] == "SERVICE_BUSY"
     assert r.headers["retry-after"] == "2"
+
+
+@pytest.mark.parametrize("path", ["/v1/db-restarting", "/v1/db-down"])
+async def test_an_unavailable_database_is_a_503_with_retry_after(base_url: str, path: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        r = await client.get(path)
+        after = await client.get("/readyz")
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "DATABASE_UNAVAILABLE"
+    assert r.headers["retry-after"] == "2"
+    # The pool drops the ended connection: the service is ready again at once.
+    assert after.json()["checks"]["database"] == "ok"
+
+
+async def test_an_os_error_of_our_own_is_still_a_500(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        r = await client.get("/v1/disk")
+    assert r.status_code == 500
+    assert r.json()["code"] == "INTERNAL_ERROR"
