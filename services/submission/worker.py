@@ -98,15 +98,20 @@ class Worker:
                 await task
 
     async def run_once(self) -> bool:
-        """Claim and carry one return as far as it can go now; False when nothing was ready."""
+        """Claim and carry one return as far as it can go now; False when nothing was ready.
+
+        A due reconciliation goes before the next send: the few returns whose fate is
+        unknown are the oldest waiting (their send failed first) and cost one view call,
+        whereas behind a backlog of sends (after an HMRC outage) they would wait for all of
+        it."""
+        reconciling = await self._claim_reconciliation()
+        if reconciling is not None:
+            await self.reconcile(reconciling)
+            return True
         async with self.db.transaction() as session:
             submission = await queue.claim_next(session, self.name)
         if submission is None:
-            submission = await self._claim_reconciliation()
-            if submission is None:
-                return False
-            await self.reconcile(submission)
-            return True
+            return False
         await self.send(submission)
         return True
 

@@ -215,3 +215,28 @@ async def test_gateway_status_reports_closed_breakers(hmrc: GatewayClient) -> No
     status = await hmrc.status()
     assert status is not None
     assert {b["state"] for b in status["breakers"].values()} == {"closed"}
+
+
+async def test_a_due_reconciliation_goes_before_the_next_send(
+    sdb: Database, hmrc: GatewayClient, simulator: Simulator
+) -> None:
+    """After an outage the few returns of unknown fate are the oldest waiting: they must
+    not wait behind the whole backlog of sends."""
+    vrn = await simulator.connect_user()
+    unknown = await queued(sdb, vrn, "A010")
+    async with sdb.transaction() as session:
+        assert await queue.claim_next(session, "doomed") is not None  # it dies holding it
+    async with sdb.transaction() as session:
+        await session.execute(
+            sa.update(Submission)
+            .where(Submission.id == unknown)
+            .values(claimed_at=sa.func.now() - sa.text("interval '1 hour'"))
+        )
+    assert await sweeper.sweep(sdb, timedelta(minutes=5)) == 1
+    waiting = await queued(sdb, vrn, "A011")
+
+    assert await Worker(sdb, hmrc, "w1").run_once()
+    # HMRC never saw it, so reconciliation puts it back in the queue; the send waits.
+    assert (await state_of(sdb, unknown)).state == State.QUEUED
+    assert (await state_of(sdb, waiting)).state == State.QUEUED
+    assert await sent_and_stored(simulator, vrn, "A011") == (0, 0)
