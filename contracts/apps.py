@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from services.auth.envelope import new_keyring_entry
 from services.auth.signing import generate_pem
+from services.common.envelope import new_keyring_entry
 
 # Never dialled: apps connect only when their lifespan starts.
 _NOWHERE = "http://127.0.0.1:9"

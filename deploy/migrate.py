@@ -3,21 +3,19 @@
 The chart's migration Job (a pre-install/pre-upgrade hook) runs this once per service before
 any pod of a new version starts, so a service never meets an unmigrated database. Each
 service's URL comes from the setting the service itself reads, ``<PREFIX>DATABASE_URL``
-(``AUTH_DATABASE_URL`` ...), from the environment or from a file of that name in
-``MTD_SECRETS_DIR``. Unlike ``python -m services.stack migrate`` it creates no database:
-in a cluster the databases belong to the PostgreSQL operator or the managed service.
+(``AUTH_DATABASE_URL`` ...), from the same sources (services/common/secrets_source.py).
+Unlike ``python -m services.stack migrate`` it creates no database: in a cluster the
+databases belong to the PostgreSQL operator or the managed service.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from services.common import migrations
 from services.common.database import redacted
-from services.common.settings import secrets_dir
+from services.common.secrets_source import SecretSource, SecretSourceError
 
 
 def url_setting(service: str) -> str:
@@ -25,18 +23,14 @@ def url_setting(service: str) -> str:
 
 
 def database_url(service: str) -> str:
-    """The service's database URL, from the environment or its secret file."""
+    """The service's database URL, from wherever the service itself reads it."""
     name = url_setting(service)
-    value = os.environ.get(name, "").strip()
+    try:
+        value = SecretSource().get(name)
+    except SecretSourceError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
     if value:
         return value
-    directory = secrets_dir()
-    if directory is not None:
-        path = Path(directory) / name
-        if path.is_file():
-            value = path.read_text().strip()
-            if value:
-                return value
     raise SystemExit(f"configuration error: {name} is required but not set")
 
 

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.common import jsonutil
+from services.common.envelope import unwrap_key, wrap_key
 
 VERSION = b"\x01"
 NONCE_BYTES = 12
@@ -26,7 +27,8 @@ class Unreadable(Exception):
 
 
 class KeyWrapper:
-    """Wraps and unwraps data keys with the key-encryption key."""
+    """Wraps and unwraps data keys with the key-encryption key (the platform's one
+    key-wrapping, services/common/envelope.py), bound to the key's row id."""
 
     def __init__(self, kek: bytes) -> None:
         self._kek = AESGCM(kek)
@@ -34,15 +36,13 @@ class KeyWrapper:
     def new_key(self, key_id: uuid.UUID) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (bound to `key_id`)."""
         key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(NONCE_BYTES)
-        return key, VERSION + nonce + self._kek.encrypt(nonce, key, key_id.bytes)
+        return key, VERSION + wrap_key(self._kek, key, key_id.bytes)
 
     def unwrap(self, key_id: uuid.UUID, wrapped: bytes | None) -> bytes:
         if wrapped is None:
             raise Unreadable("the data key was destroyed")
-        nonce, ciphertext = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
         try:
-            return self._kek.decrypt(nonce, ciphertext, key_id.bytes)
+            return unwrap_key(self._kek, wrapped[1:], key_id.bytes)
         except InvalidTag:
             raise Unreadable("the data key does not unwrap with this key-encryption key") from None
 

@@ -1,3 +1,10 @@
+import sys
+
+if sys.argv[1:2] == ["keys"]:
+    from services.auth.keys import main
+
+    raise SystemExit(main(sys.argv[2:]))
+
 from services.auth.app import SPEC, create_app
 from services.common.runner import run_service
 

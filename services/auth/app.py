@@ -9,7 +9,7 @@ from services.auth.break_glass import LocalGrantChecker
 from services.auth.context import AuthContext
 from services.auth.hashing import SecretHasher
 from services.auth.hmrc_oauth import HmrcOAuthClient
-from services.auth.keymaterial import load_key_material
+from services.auth.keymaterial import load_key_material, reload_forever
 from services.auth.metrics import CountingTokenVerifier
 from services.auth.routes import admin, break_glass, hmrc_connections, internal, sign_in
 from services.auth.settings import AuthSettings
@@ -60,6 +60,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     async def start(runtime: Runtime) -> None:
         ctx.attach(runtime.database())
+        # Rotated keys (a re-read Secret file or Vault) take effect without a restart.
+        runtime.spawn(reload_forever(settings, keys), "key-reload")
         # Provisioned before the port opens, so `ready` means the bootstrap client works.
         await provision(ctx)
 

@@ -27,6 +27,7 @@ from services.auth.context import AuthContext
 from services.auth.hashing import sha256_hex
 from services.auth.hmrc_oauth import HmrcOAuthError, HmrcTokens, HmrcUnavailable, pkce_pair
 from services.auth.models import HmrcConnection, OAuthState
+from services.auth.sealed import token_context, verifier_context
 from services.common.errors import ProblemError
 from services.common.logging import get_logger
 from services.common.security.jwt_verify import Principal
@@ -45,14 +46,6 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
-
-
-def _token_context(connection_id: uuid.UUID, field: str) -> str:
-    return f"connection:{connection_id}:{field}"
-
-
-def _verifier_context(state_hash: str) -> str:
-    return f"oauth-state:{state_hash}:code_verifier"
 
 
 def display_status(connection: HmrcConnection, now: datetime, soon: timedelta) -> str:
@@ -123,9 +116,7 @@ async def start(ctx: AuthContext, principal: Principal, vrn: str, request_base_u
                 connection_id=connection.id,
                 tenant_id=tenant_id,
                 subject=principal.subject,
-                code_verifier_enc=ctx.keys.envelope.encrypt(
-                    verifier, _verifier_context(state_hash)
-                ),
+                code_verifier_enc=ctx.keys.envelope.encrypt(verifier, verifier_context(state_hash)),
                 redirect_uri=redirect_uri,
                 expires_at=expires_at,
             )
@@ -229,7 +220,7 @@ async def complete(
         )
     if not code:
         raise CallbackError(400, "OAUTH_CODE_MISSING", "HMRC's callback carried no code.", vrn)
-    verifier = ctx.keys.envelope.decrypt(row.code_verifier_enc, _verifier_context(row.state_hash))
+    verifier = ctx.keys.envelope.decrypt(row.code_verifier_enc, verifier_context(row.state_hash))
     try:
         tokens = await ctx.hmrc.exchange_code(
             code=code, verifier=verifier, redirect_uri=row.redirect_uri
@@ -288,10 +279,10 @@ def _set_tokens(
 ) -> None:
     envelope = ctx.keys.envelope
     connection.access_token_enc = envelope.encrypt(
-        tokens.access_token, _token_context(connection.id, "access_token")
+        tokens.access_token, token_context(connection.id, "access_token")
     )
     connection.refresh_token_enc = envelope.encrypt(
-        tokens.refresh_token, _token_context(connection.id, "refresh_token")
+        tokens.refresh_token, token_context(connection.id, "refresh_token")
     )
     connection.access_expires_at = now + timedelta(seconds=tokens.expires_in)
     if tokens.scopes is not None:
@@ -440,7 +431,7 @@ def _issued(ctx: AuthContext, connection: HmrcConnection, refreshed: bool) -> Ac
     return AccessToken(
         connection_id=connection.id,
         access_token=ctx.keys.envelope.decrypt(
-            connection.access_token_enc, _token_context(connection.id, "access_token")
+            connection.access_token_enc, token_context(connection.id, "access_token")
         ),
         expires_at=connection.access_expires_at,
         scopes=list(connection.scopes),
@@ -479,7 +470,7 @@ async def _refresh_locked(
         else:
             assert connection.refresh_token_enc is not None
             refresh_token = ctx.keys.envelope.decrypt(
-                connection.refresh_token_enc, _token_context(connection.id, "refresh_token")
+                connection.refresh_token_enc, token_context(connection.id, "refresh_token")
             )
             try:
                 # The row stays locked during the call: no replica can refresh alongside.

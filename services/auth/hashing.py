@@ -67,8 +67,20 @@ class IdentifierHasher:
     hash made with an older salt still verifies while that salt is configured."""
 
     def __init__(self, salts: list[tuple[str, bytes]]) -> None:
+        self.update(salts)
+
+    def update(self, salts: list[tuple[str, bytes]]) -> None:
         self.current = salts[0][0]
         self._salts = dict(salts)
+
+    def salts(self) -> list[tuple[str, bytes]]:
+        current = [(self.current, self._salts[self.current])]
+        return current + [(v, s) for v, s in self._salts.items() if v != self.current]
+
+    def candidates(self, value: str, purpose: str) -> list[str]:
+        """The hash of `value` under every configured salt: how a keyed lookup column
+        (e.g. users.email_hash) still finds rows hashed before a salt rotation."""
+        return [f"{v}.{self._digest(v, purpose, value)}" for v in self._salts]
 
     def _digest(self, version: str, purpose: str, value: str) -> str:
         message = f"{purpose}\x00{value}".encode()

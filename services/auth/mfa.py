@@ -21,6 +21,7 @@ from services.auth import audit
 from services.auth.context import AuthContext
 from services.auth.hashing import sha256_hex
 from services.auth.models import LoginChallenge, RecoveryCode, User
+from services.auth.sealed import email_context, totp_context
 from services.common.errors import ProblemError
 from services.common.security.jwt_verify import Principal
 
@@ -28,10 +29,6 @@ ISSUER_NAME = "MTD VAT Platform"
 RECOVERY_CODES = 10
 CHALLENGE_TTL = timedelta(minutes=5)
 STEP_SECONDS = 30
-
-
-def _seed_context(user_id: uuid.UUID) -> str:
-    return f"user:{user_id}:totp"
 
 
 def _wrong_code() -> ProblemError:
@@ -52,8 +49,8 @@ async def start_enrolment(ctx: AuthContext, user_id: uuid.UUID) -> Enrolment:
             raise ProblemError(404, "USER_NOT_FOUND", "No such user.")
         if user.totp_enrolled_at is not None:
             raise ProblemError(409, "MFA_ALREADY_ENROLLED", "An authenticator is already enrolled.")
-        user.totp_secret_enc = ctx.keys.envelope.encrypt(secret, _seed_context(user.id))
-        email = user.email
+        user.totp_secret_enc = ctx.keys.envelope.encrypt(secret, totp_context(user.id))
+        email = ctx.keys.envelope.decrypt(user.email_enc, email_context(user.id))
     uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER_NAME)
     return Enrolment(secret, uri)
 
@@ -79,7 +76,7 @@ async def _check_totp(ctx: AuthContext, user_id: uuid.UUID, code: str) -> User:
         user = await session.get(User, user_id, with_for_update=True)
         if user is None or user.totp_secret_enc is None:
             raise ProblemError(409, "MFA_NOT_STARTED", "Start enrolment first.")
-        secret = ctx.keys.envelope.decrypt(user.totp_secret_enc, _seed_context(user.id))
+        secret = ctx.keys.envelope.decrypt(user.totp_secret_enc, totp_context(user.id))
         step = _matching_step(secret, code, user.totp_last_step, now)
         if step is not None:
             user.totp_last_step = step

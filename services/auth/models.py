@@ -1,5 +1,7 @@
 """The auth service's tables. Secrets are stored only as argon2 or SHA-256 hashes, or
-envelope-encrypted (HMRC tokens, PKCE verifiers, TOTP seeds)."""
+envelope-encrypted (HMRC tokens, PKCE verifiers, TOTP seeds); so is personal data (users'
+e-mail and name), with a keyed hash of the e-mail to find a user by it
+(services/auth/sealed.py lists every sealed column)."""
 
 from __future__ import annotations
 
@@ -63,8 +65,11 @@ class User(AuthBase):
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), sa.ForeignKey("tenants.id"), index=True
     )
-    email: Mapped[str] = mapped_column(sa.Text, unique=True)
-    name: Mapped[str] = mapped_column(sa.Text)
+    # HMAC-SHA256 of the normalised e-mail (`<salt version>.<hex>`), for sign-in lookups;
+    # the e-mail and name themselves only sealed.
+    email_hash: Mapped[str] = mapped_column(sa.Text, unique=True)
+    email_enc: Mapped[str] = mapped_column(sa.Text)
+    name_enc: Mapped[str] = mapped_column(sa.Text)
     roles: Mapped[list[str]] = mapped_column(ARRAY(sa.Text))
     password_hash: Mapped[str] = mapped_column(sa.Text)
     # Envelope-encrypted TOTP seed; `totp_enrolled_at` is set once a code has confirmed it.

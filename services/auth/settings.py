@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
@@ -49,13 +49,19 @@ class AuthSettings(ServiceSettings):
     # JWKS until every token it signed has expired.
     signing_key: SecretStr | None = Field(default=None, validate_default=True)
     previous_signing_key: SecretStr | None = None
+    # A key published in the JWKS before it signs (step one of a rotation, docs/security.md).
+    next_signing_key: SecretStr | None = None
 
-    # Key-encryption keys for HMRC tokens: `kid:base64(32 bytes)` entries, comma separated;
-    # the first encrypts, all decrypt.
+    # Key-encryption keys for every envelope-encrypted column (HMRC tokens, PKCE verifiers,
+    # TOTP seeds, users' e-mail and name): `kid:base64(32 bytes)` entries, comma separated;
+    # `encryption_key_current` (default: the first) encrypts, all decrypt.
     encryption_keys: SecretStr | None = Field(default=None, validate_default=True)
+    encryption_key_current: str | None = None
     # Salts for hashed user ids (`Gov-Client-User-IDs`) and MFA references: `version:salt`
     # entries, newest first; older versions stay verifiable.
     user_id_salts: SecretStr | None = Field(default=None, validate_default=True)
+    # How often the rotating key material above is read again from its source.
+    key_reload_seconds: float = Field(default=10.0, gt=0)
     # Development only: where generated key material is kept between restarts (beside the
     # local stack's other state).
     dev_secrets_dir: Path = Field(
@@ -100,7 +106,7 @@ class AuthSettings(ServiceSettings):
     _check_encryption_keys = field_validator("encryption_keys")(_required_outside_development)
     _check_user_id_salts = field_validator("user_id_salts")(_required_outside_development)
 
-    @field_validator("signing_key", "previous_signing_key")
+    @field_validator("signing_key", "previous_signing_key", "next_signing_key")
     @classmethod
     def _parse_signing_key(cls, value: SecretStr | None) -> SecretStr | None:
         from services.auth.signing import load_signing_key
@@ -115,11 +121,21 @@ class AuthSettings(ServiceSettings):
     @field_validator("encryption_keys")
     @classmethod
     def _parse_encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
-        from services.auth.envelope import parse_keyring
+        from services.common.envelope import parse_keyring
 
         if value is not None:
             parse_keyring(value.get_secret_value())
         return value
+
+    @model_validator(mode="after")
+    def _current_kek_is_configured(self) -> AuthSettings:
+        from services.common.envelope import parse_keyring
+
+        if self.encryption_key_current and self.encryption_keys is not None:
+            kids = dict(parse_keyring(self.encryption_keys.get_secret_value()))
+            if self.encryption_key_current not in kids:
+                raise ValueError("AUTH_ENCRYPTION_KEY_CURRENT names a key not in the keyring")
+        return self
 
     @field_validator("user_id_salts")
     @classmethod

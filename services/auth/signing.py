@@ -1,8 +1,10 @@
 """Token signing keys and the JWKS.
 
 The current key signs; the previous key (during a rotation) only verifies and stays in the
-JWKS until every token it signed has expired. A key's id is its RFC 7638 thumbprint, so the
-same key always has the same `kid` on every replica without coordination.
+JWKS until every token it signed has expired. A next key is published in the JWKS before it
+signs anything, so every verifier's cached JWKS knows it by the time it is made current.
+A key's id is its RFC 7638 thumbprint, so the same key always has the same `kid` on every
+replica without coordination.
 """
 
 from __future__ import annotations
@@ -68,18 +70,34 @@ def generate_pem() -> str:
 
 
 class KeyRing:
-    def __init__(self, current: SigningKey, previous: SigningKey | None = None) -> None:
+    """The signing keys in use; `update` swaps them in place (a reloaded secret)."""
+
+    def __init__(
+        self,
+        current: SigningKey,
+        previous: SigningKey | None = None,
+        next_key: SigningKey | None = None,
+    ) -> None:
+        self.update(current, previous, next_key)
+
+    def update(
+        self,
+        current: SigningKey,
+        previous: SigningKey | None = None,
+        next_key: SigningKey | None = None,
+    ) -> None:
         self.current = current
         self.previous = previous if previous and previous.kid != current.kid else None
+        self.next = next_key if next_key and next_key.kid != current.kid else None
+
+    def _published(self) -> list[SigningKey]:
+        return [k for k in (self.current, self.next, self.previous) if k is not None]
+
+    def kids(self) -> list[str]:
+        return [k.kid for k in self._published()]
 
     def public_keys(self) -> dict[str, Any]:
-        keys = {self.current.kid: self.current.public_key}
-        if self.previous:
-            keys[self.previous.kid] = self.previous.public_key
-        return keys
+        return {k.kid: k.public_key for k in self._published()}
 
     def jwks(self) -> dict[str, Any]:
-        keys = [self.current.public_jwk]
-        if self.previous:
-            keys.append(self.previous.public_jwk)
-        return {"keys": keys}
+        return {"keys": [k.public_jwk for k in self._published()]}

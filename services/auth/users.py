@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from services.auth import audit, fraud, metrics
+from services.auth import audit, fraud, metrics, sealed
 from services.auth.context import AuthContext
 from services.auth.models import User
 from services.auth.rbac import check_assignable
@@ -20,8 +22,20 @@ MIN_PASSWORD_LENGTH = 12
 ENROLMENT_SCOPE = "mfa:enrol"
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
+@dataclass(frozen=True)
+class Person:
+    """A user's sealed e-mail and name, opened for display."""
+
+    email: str
+    name: str
+
+
+def person(ctx: AuthContext, user: User) -> Person:
+    envelope = ctx.keys.envelope
+    return Person(
+        email=envelope.decrypt(user.email_enc, sealed.email_context(user.id)),
+        name=envelope.decrypt(user.name_enc, sealed.name_context(user.id)),
+    )
 
 
 def check_password_strength(password: str, email: str) -> None:
@@ -29,8 +43,13 @@ def check_password_strength(password: str, email: str) -> None:
         raise ProblemError(
             422, "WEAK_PASSWORD", f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
         )
-    if normalise_email(email).split("@")[0] in password.lower():
+    if sealed.normalise_email(email).split("@")[0] in password.lower():
         raise ProblemError(422, "WEAK_PASSWORD", "The password must not contain the email name.")
+
+
+def _lock_key(lookup: list[str]) -> int:
+    """A transaction lock id for one e-mail, the same under every salt."""
+    return int.from_bytes(hashlib.sha256(min(lookup).encode()).digest()[:8], "big", signed=True)
 
 
 @metrics.counts_signup("user")
@@ -50,13 +69,18 @@ async def create_user(
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
-        email=normalise_email(email),
-        name=name,
         roles=roles,
         password_hash=await ctx.hasher.hash(password),
     )
+    sealed.seal_person(ctx.keys.envelope, ctx.keys.identifiers, user, email, name)
+    lookup = sealed.email_lookup(ctx.keys.identifiers, email)
     try:
         async with ctx.db.transaction() as session:
+            # The unique index covers hashes under one salt; across a salt rotation this
+            # check (serialised per e-mail) catches a user stored under an older salt.
+            await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(lookup))))
+            if await session.scalar(sa.select(User.id).where(User.email_hash.in_(lookup))):
+                raise IntegrityError("email exists", None, Exception())
             session.add(user)
             await session.flush()
             await audit.record(
@@ -83,10 +107,9 @@ async def get_user(ctx: AuthContext, user_id: uuid.UUID, tenant_id: uuid.UUID | 
 
 async def list_users(ctx: AuthContext, tenant_id: uuid.UUID) -> list[User]:
     async with ctx.db.sessions() as session:
-        rows = await session.scalars(
-            sa.select(User).where(User.tenant_id == tenant_id).order_by(User.email)
-        )
-        return list(rows)
+        rows = list(await session.scalars(sa.select(User).where(User.tenant_id == tenant_id)))
+    # The e-mail is sealed, so the database cannot order by it.
+    return sorted(rows, key=lambda user: person(ctx, user).email)
 
 
 async def set_roles(
@@ -117,11 +140,12 @@ async def set_roles(
 
 async def check_password(ctx: AuthContext, email: str, password: str) -> User:
     """The user with this email and password; throttled per email (known or not)."""
-    email = normalise_email(email)
-    key = f"password:{email}"
+    lookup = sealed.email_lookup(ctx.keys.identifiers, email)
+    # The throttle key names the e-mail by its hash, never in clear.
+    key = f"password:{lookup[0]}"
     had_failures = await ctx.throttle.ensure_open(key)
     async with ctx.db.sessions() as session:
-        user = await session.scalar(sa.select(User).where(User.email == email))
+        user = await session.scalar(sa.select(User).where(User.email_hash.in_(lookup)))
     ok = await ctx.hasher.verify(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         await ctx.throttle.failure(key)

@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from services.auth.app import create_app
-from services.auth.envelope import new_keyring_entry
 from services.auth.settings import AuthSettings
 from services.auth.signing import generate_pem
+from services.common.envelope import new_keyring_entry
 from tests.conftest import fresh_database
 from tests.serving import serve
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import jwt
 import pytest
 
-from services.auth.envelope import Envelope, EnvelopeError, new_keyring_entry, parse_keyring
 from services.auth.keymaterial import load_key_material
 from services.auth.signing import generate_pem
+from services.common.envelope import Envelope, EnvelopeError, new_keyring_entry, parse_keyring
 from services.common.security.jwt_verify import JwksKeySource, TokenVerifier
 from tests.auth.conftest import ServeAuth, bearer, make_settings
 

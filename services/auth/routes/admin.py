@@ -39,11 +39,12 @@ def _client_out(client: ApiClient) -> ClientOut:
     )
 
 
-def _user_out(user: User) -> UserOut:
+def _user_out(ctx: AuthContext, user: User) -> UserOut:
+    opened = users.person(ctx, user)
     return UserOut(
         id=user.id,
-        email=user.email,
-        name=user.name,
+        email=opened.email,
+        name=opened.name,
         roles=user.roles,
         mfa_enrolled=user.totp_enrolled_at is not None,
     )
@@ -125,13 +126,13 @@ async def create_user(
         roles=body.roles,
         password=body.password,
     )
-    return _user_out(user)
+    return _user_out(ctx, user)
 
 
 @router.get("/{tenant_id}/users", response_model=list[UserOut])
 async def list_users(tenant_id: uuid.UUID, principal: Caller, ctx: Ctx) -> list[UserOut]:
     authorize(principal, Action.USER_READ, tenant_id)
-    return [_user_out(u) for u in await users.list_users(ctx, tenant_id)]
+    return [_user_out(ctx, u) for u in await users.list_users(ctx, tenant_id)]
 
 
 @router.put("/{tenant_id}/users/{user_id}/roles", response_model=UserOut)
@@ -139,7 +140,7 @@ async def set_user_roles(
     tenant_id: uuid.UUID, user_id: uuid.UUID, body: RolesUpdate, principal: Caller, ctx: Ctx
 ) -> UserOut:
     authorize(principal, Action.USER_MANAGE, tenant_id)
-    return _user_out(await users.set_roles(ctx, principal, tenant_id, user_id, body.roles))
+    return _user_out(ctx, await users.set_roles(ctx, principal, tenant_id, user_id, body.roles))
 
 
 @platform_router.post("/users", response_model=UserOut, status_code=201)
@@ -156,4 +157,4 @@ async def create_platform_user(body: UserCreate, principal: Caller, ctx: Ctx) ->
         roles=body.roles,
         password=body.password,
     )
-    return _user_out(user)
+    return _user_out(ctx, user)
