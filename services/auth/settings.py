@@ -106,6 +106,15 @@ class AuthSettings(ServiceSettings):
     _check_encryption_keys = field_validator("encryption_keys")(_required_outside_development)
     _check_user_id_salts = field_validator("user_id_salts")(_required_outside_development)
 
+    @field_validator(
+        "previous_signing_key", "next_signing_key", "encryption_key_current", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An emptied Secret key (how an operator drops the previous or next key) means none.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
+
     @field_validator("signing_key", "previous_signing_key", "next_signing_key")
     @classmethod
     def _parse_signing_key(cls, value: SecretStr | None) -> SecretStr | None:
