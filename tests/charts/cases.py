@@ -41,6 +41,7 @@ TOGGLES: dict[str, dict[str, Any]] = {
     "otel": {"otel": {"endpoint": "http://otel-collector.observability:4318"}},
     "no-autoscaling": {"defaults": {"autoscaling": {"enabled": False}}},
     "digest": {"image": {"digest": "sha256:" + "ab" * 32}},
+    "vault": {"vault": {"enabled": True, "address": "https://vault.vault.svc:8200"}},
     "all-on": ALL_ON,
     "all-off": ALL_OFF,
 }

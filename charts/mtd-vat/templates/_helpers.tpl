@@ -111,6 +111,30 @@ tolerations:
 {{- end }}
 {{- end -}}
 
+{{/* Vault settings of one service's container (empty unless vault.enabled). Call with (list $ name). */}}
+{{- define "mtd.vaultEnv" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- with $root.Values.vault }}
+{{- if .enabled }}
+- name: MTD_VAULT_ADDR
+  value: {{ .address | quote }}
+- name: MTD_VAULT_MOUNT
+  value: {{ .mount | quote }}
+- name: MTD_VAULT_PATH
+  value: {{ printf "%s/%s" .pathPrefix $name | quote }}
+- name: MTD_VAULT_AUTH_MOUNT
+  value: {{ .authMount | quote }}
+- name: MTD_VAULT_ROLE
+  value: {{ printf "%s%s" .rolePrefix ($name | replace "_" "-") | quote }}
+- name: MTD_VAULT_JWT_FILE
+  value: /var/run/secrets/vault/token
+- name: MTD_VAULT_CACHE_SECONDS
+  value: {{ .cacheSeconds | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Common container environment: OTLP resource attributes from the downward API, HOME in /tmp. */}}
 {{- define "mtd.commonEnv" -}}
 - name: HOME

@@ -31,12 +31,19 @@
   {{- end }}
 {{- end -}}
 
-{{/* DNS, PostgreSQL, OTLP and (when the second argument is true) NATS. Call with (list $ bool). */}}
+{{/* DNS, PostgreSQL, OTLP, Vault when enabled and (when the second argument is true) NATS. Call with (list $ bool). */}}
 {{- define "mtd.baseEgress" -}}
 {{- $root := index . 0 -}}
 {{ include "mtd.dnsEgress" $root }}
 {{ include "mtd.postgresEgress" $root }}
 {{- include "mtd.otlpEgress" $root }}
+{{- if $root.Values.vault.enabled }}
+- to:
+    {{- toYaml $root.Values.vault.networkPolicyPeers | nindent 4 }}
+  ports:
+    - port: {{ $root.Values.vault.port }}
+      protocol: TCP
+{{- end }}
 {{- if index . 1 }}
 - to:
     {{- toYaml $root.Values.nats.networkPolicyPeers | nindent 4 }}
