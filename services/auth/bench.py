@@ -11,7 +11,8 @@ of sealed personal data (the users list) and writes of it (new users). Mid-run i
 as an operator would, by replacing files in the secrets directory:
 
   20%  stage: KEK k2 joins the ring (decrypt only); the next signing key is published
-  35%  switch: k2 wraps new values; the next signing key signs, the old one only verifies
+  35%  switch: k2 wraps new values; the next signing key signs, the old one only verifies;
+       the load's API client secret is rotated (the load keeps the old one until 50%)
   45%  `keys retire k1` (must refuse), `keys rewrap` online, `keys retire k1` (must pass)
   60%  k1 leaves the ring: everything sealed must still open
 
@@ -180,6 +181,14 @@ class Load:
         for _ in range(users):
             await self.create_user()
 
+    async def rotate_client_secret(self) -> str:
+        r = await self.http.post(
+            self.url() + f"/v1/tenants/{self.tenant}/clients/{self.client[0]}/secret",
+            headers=await self.admin(),
+        )
+        r.raise_for_status()
+        return str(r.json()["client_secret"])
+
     async def create_user(self) -> None:
         headers = {"Authorization": "Bearer " + self.recent_token()}
         r = await self.http.post(
@@ -251,7 +260,12 @@ async def drive(load: Load, seconds: float, rate: float) -> None:
 
 
 async def rotate(
-    seconds: float, sdir: SecretsDir, env: dict[str, str], keys: dict[str, str], log: list[str]
+    seconds: float,
+    sdir: SecretsDir,
+    env: dict[str, str],
+    keys: dict[str, str],
+    load: Load,
+    log: list[str],
 ) -> dict[str, Any]:
     start = time.monotonic()
 
@@ -276,6 +290,8 @@ async def rotate(
         AUTH_NEXT_SIGNING_KEY="",
     )
     note("KEK k2 wraps new values; the new signing key signs, the old one verifies")
+    new_secret = await load.rotate_client_secret()
+    note("API client secret rotated; callers still use the old one (grace period)")
     await at(0.45)
     refused, text = await asyncio.to_thread(keys_command, env, "retire", "k1")
     note(f"keys retire k1 before re-wrap: exit {refused} ({text.splitlines()[-1]})")
@@ -284,6 +300,9 @@ async def rotate(
     note(f"keys rewrap: exit {code} {rewrap}")
     retired, text = await asyncio.to_thread(keys_command, env, "retire", "k1")
     note(f"keys retire k1 after re-wrap: exit {retired} ({text.splitlines()[-1]})")
+    await at(0.50)
+    load.client = (load.client[0], new_secret)
+    note("callers switched to the new client secret")
     await at(0.60)
     if retired == 0:
         sdir.write(AUTH_ENCRYPTION_KEYS=keys["k2"], AUTH_ENCRYPTION_KEY_CURRENT="")
@@ -337,7 +356,7 @@ async def main(args: argparse.Namespace) -> int:
             )
             _, rotation = await asyncio.gather(
                 drive(load, args.seconds, args.rate),
-                rotate(args.seconds, sdir, env, keys, log),
+                rotate(args.seconds, sdir, env, keys, load, log),
             )
             await load.http.aclose()
             _, status = await asyncio.to_thread(keys_command, env, "status")

@@ -184,6 +184,10 @@ async def ensure_client(
     ):
         return
     secret_hash = await ctx.hasher.hash(client_secret)
+    # A changed secret is a rotation: the platform service still holding the old one keeps
+    # signing in for the grace period, until it has read its new secret.
+    now = datetime.now(UTC)
+    grace = timedelta(seconds=ctx.settings.client_secret_grace_seconds)
     async with ctx.db.transaction() as session:
         await session.execute(
             sa.update(ApiClient)
@@ -191,8 +195,9 @@ async def ensure_client(
             .values(
                 secret_hash=secret_hash,
                 roles=roles,
-                previous_secret_hash=None,
-                secret_rotated_at=datetime.now(UTC),
+                previous_secret_hash=existing.secret_hash if grace else None,
+                previous_secret_expires_at=now + grace if grace else None,
+                secret_rotated_at=now,
             )
         )
         await audit.record(

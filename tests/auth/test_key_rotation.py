@@ -5,6 +5,7 @@ refusing while an old KEK still wraps anything."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from services.common import migrations
 from services.common.database import async_url
 from services.common.envelope import new_keyring_entry
 from services.common.secrets_source import SecretSource
-from tests.auth.conftest import AuthApi, bearer
+from tests.auth.conftest import GATEWAY_ID, AuthApi, ServeAuth, bearer, make_settings
 from tests.auth.test_no_plaintext_secrets import database_text
 from tests.auth.test_users_and_mfa import next_step_code, sign_in
 from tests.conftest import fresh_database
@@ -223,3 +224,37 @@ async def test_migration_0005_seals_existing_users(
         assert (row["email"], row["name"]) == ("ada@example.com", "Ada Lovelace")
     finally:
         await conn.close()
+
+
+async def test_a_rotated_service_client_secret_keeps_working_for_the_grace_period(
+    serve_auth: ServeAuth, auth_db_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    old, new = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    before = make_settings(auth_db_url, nats_url, tmp_path, service_clients=f"{GATEWAY_ID}:{old}")
+    async with serve_auth(before) as api:
+        await api.client_token(GATEWAY_ID, old)
+    # The Secret now holds a new gateway secret; auth restarts (or another replica starts)
+    # before the gateway has read its own copy.
+    rotated = before.model_copy(update={"service_clients": SecretStr(f"{GATEWAY_ID}:{new}")})
+    async with serve_auth(rotated) as api:
+        await api.client_token(GATEWAY_ID, new)
+        await api.client_token(GATEWAY_ID, old)
+    # Without a grace period the old secret stops at once.
+    newest = secrets.token_urlsafe(24)
+    strict = rotated.model_copy(
+        update={
+            "service_clients": SecretStr(f"{GATEWAY_ID}:{newest}"),
+            "client_secret_grace_seconds": 0,
+        }
+    )
+    async with serve_auth(strict) as api:
+        await api.client_token(GATEWAY_ID, newest)
+        r = await api.http.post(
+            "/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": GATEWAY_ID,
+                "client_secret": new,
+            },
+        )
+        assert r.status_code == 401
