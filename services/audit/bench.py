@@ -181,7 +181,7 @@ async def main(args: argparse.Namespace) -> None:
             ingest_durable=f"bench-{uuid.uuid4().hex[:6]}",
         )
         db = Database(url)
-        ctx = AuditContext(settings, db, KeyWrapper(settings.kek()))
+        ctx = AuditContext(settings, db, KeyWrapper(settings.keyring()))
         nc = await connect(nats_url, name="audit-bench")
         js = nc.jetstream()
         await ensure_stream(js, streams.AUDIT)

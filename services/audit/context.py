@@ -26,7 +26,7 @@ class AuditContext:
     def of(cls, runtime: Runtime) -> AuditContext:
         settings = runtime.settings
         assert isinstance(settings, AuditSettings)
-        return cls(settings, runtime.database(), KeyWrapper(settings.kek()))
+        return cls(settings, runtime.database(), KeyWrapper(settings.keyring()))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.common import jsonutil
-from services.common.envelope import unwrap_key, wrap_key
+from services.common.envelope import Envelope, EnvelopeError
 
 VERSION = b"\x01"
 NONCE_BYTES = 12
@@ -27,24 +27,24 @@ class Unreadable(Exception):
 
 
 class KeyWrapper:
-    """Wraps and unwraps data keys with the key-encryption key (the platform's one
-    key-wrapping, services/common/envelope.py), bound to the key's row id."""
+    """Wraps and unwraps data keys with the key-encryption key ring (the platform's one
+    envelope, services/common/envelope.py), bound to the key's row id."""
 
-    def __init__(self, kek: bytes) -> None:
-        self._kek = AESGCM(kek)
+    def __init__(self, keyring: Envelope) -> None:
+        self.keyring = keyring
 
     def new_key(self, key_id: uuid.UUID) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (bound to `key_id`)."""
         key = AESGCM.generate_key(bit_length=256)
-        return key, VERSION + wrap_key(self._kek, key, key_id.bytes)
+        return key, self.keyring.wrap_data_key(key, key_id.bytes)
 
     def unwrap(self, key_id: uuid.UUID, wrapped: bytes | None) -> bytes:
         if wrapped is None:
             raise Unreadable("the data key was destroyed")
         try:
-            return unwrap_key(self._kek, wrapped[1:], key_id.bytes)
-        except InvalidTag:
-            raise Unreadable("the data key does not unwrap with this key-encryption key") from None
+            return self.keyring.unwrap_data_key(bytes(wrapped), key_id.bytes)
+        except EnvelopeError as exc:
+            raise Unreadable(f"the data key does not unwrap: {exc}") from None
 
 
 def seal(key: bytes, record_id: uuid.UUID, value: Any) -> bytes:

@@ -8,6 +8,7 @@ import binascii
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.common.envelope import Envelope, parse_keyring
 from services.common.settings import ServiceSettings
 
 
@@ -30,8 +31,11 @@ class AuditSettings(ServiceSettings):
     # Empty means "use the login role as it is" (when the login role already is that role).
     db_role: str = Field(default="mtd_audit_app", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
 
-    # Key-encryption key (base64, 32 bytes) that wraps the per-subject data keys.
+    # Key-encryption key(s) that wrap the per-subject data keys: one key (base64, 32 bytes)
+    # or a ring `kid:base64key,…` like auth's; `key_encryption_key_current` (default: the
+    # first) wraps new keys, all unwrap (rotation: docs/security.md).
     key_encryption_key: SecretStr | None = None
+    key_encryption_key_current: str | None = None
 
     # Ingest: one durable pull consumer; appends are batched in one transaction each.
     ingest_durable: str = "audit-ingest"
@@ -69,14 +73,17 @@ class AuditSettings(ServiceSettings):
     def _key_is_well_formed(self) -> AuditSettings:
         if self.key_encryption_key is not None:
             try:
-                decode_key(self.key_encryption_key.get_secret_value())
+                self.keyring()
             except ValueError as exc:
                 raise ValueError(f"AUDIT_KEY_ENCRYPTION_KEY {exc}") from None
         return self
 
-    def kek(self) -> bytes:
+    def keyring(self) -> Envelope:
+        """The KEK ring; a single bare key is the ring `k0`."""
         assert self.key_encryption_key is not None  # checked at load
-        return decode_key(self.key_encryption_key.get_secret_value())
+        spec = self.key_encryption_key.get_secret_value().strip()
+        keys = parse_keyring(spec) if ":" in spec else [("k0", decode_key(spec))]
+        return Envelope(keys, self.key_encryption_key_current or None)
 
     def retention_days(self) -> dict[str, int]:
         return {

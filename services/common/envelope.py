@@ -6,7 +6,9 @@ re-encrypts only the 32-byte data key; the sealed value itself is untouched). A 
 (e.g. `connection:<id>:refresh_token`) is bound in as associated data, so a value copied
 into another row or field fails to decrypt.
 
-Stored form: `v1:<kek id>:<b64 nonce+wrapped data key>:<b64 nonce+ciphertext>`.
+Stored form: `v1:<kek id>:<b64 nonce+wrapped data key>:<b64 nonce+ciphertext>`. A data key
+kept apart from its value (the audit log's per-subject keys) is wrapped by the same ring in
+binary form: `0x02 | len(kid) | kid | nonce | wrapped key` (`wrap_data_key`).
 
 The keyring is live: `update` swaps the keys in place (a re-read secret file), so every
 holder of the envelope sees a rotation at once. A new KEK is first added as decrypt-only
@@ -25,6 +27,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _VERSION = "v1"
+_BINARY, _LEGACY_BINARY = b"\x02", b"\x01"
+LEGACY_KID = "legacy"
 NONCE_BYTES = 12
 
 
@@ -144,3 +148,45 @@ class Envelope:
     @staticmethod
     def key_id(stored: str) -> str:
         return stored.split(":", 2)[1]
+
+    def wrap_data_key(self, data_key: bytes, aad: bytes) -> bytes:
+        kid = self.current_kid.encode()
+        return (
+            _BINARY
+            + bytes([len(kid)])
+            + kid
+            + wrap_key(self._keks[self.current_kid], data_key, aad)
+        )
+
+    def unwrap_data_key(self, wrapped: bytes, aad: bytes) -> bytes:
+        """Raises `EnvelopeError` when no configured KEK opens it in this context."""
+        if wrapped[:1] == _LEGACY_BINARY:
+            # Written before key ids: whichever configured KEK authenticates it.
+            for legacy in self._keks.values():
+                try:
+                    return unwrap_key(legacy, wrapped[1:], aad)
+                except InvalidTag:
+                    continue
+            raise EnvelopeError("no configured key opens this data key")
+        kid = self.data_key_id(wrapped)
+        kek = self._keks.get(kid)
+        if kek is None:
+            raise EnvelopeError(f"key {kid} is not configured")
+        try:
+            return unwrap_key(kek, wrapped[2 + wrapped[1] :], aad)
+        except InvalidTag:
+            raise EnvelopeError("the data key does not unwrap in this context") from None
+
+    def rewrap_data_key(self, wrapped: bytes, aad: bytes) -> bytes:
+        if self.data_key_id(wrapped) == self.current_kid:
+            return wrapped
+        return self.wrap_data_key(self.unwrap_data_key(wrapped, aad), aad)
+
+    @staticmethod
+    def data_key_id(wrapped: bytes) -> str:
+        """The KEK id of a binary wrapped key; `legacy` for one written before key ids."""
+        if wrapped[:1] == _LEGACY_BINARY:
+            return LEGACY_KID
+        if wrapped[:1] != _BINARY:
+            raise EnvelopeError("not a wrapped data key")
+        return wrapped[2 : 2 + wrapped[1]].decode()

@@ -149,7 +149,7 @@ class AuditApi:
 async def audit(settings: AuditSettings, js: JetStreamContext) -> AsyncIterator[AuditApi]:
     assert settings.database_url is not None
     db = Database(settings.database_url.get_secret_value())
-    ctx = AuditContext(settings, db, KeyWrapper(settings.kek()))
+    ctx = AuditContext(settings, db, KeyWrapper(settings.keyring()))
     async with (
         serve(create_app(settings)) as url,
         httpx.AsyncClient(base_url=url, timeout=10) as http,

@@ -45,7 +45,7 @@ async def test_redelivered_events_are_stored_once(
     )
     assert settings.database_url is not None
     db = Database(settings.database_url.get_secret_value())
-    ctx = AuditContext(settings, db, KeyWrapper(settings.kek()))
+    ctx = AuditContext(settings, db, KeyWrapper(settings.keyring()))
     tenant, vrn = str(uuid.uuid4()), new_vrn()
     ids = [await publish("audit.hmrc.exchange", hmrc_exchange(tenant, vrn)) for _ in range(30)]
     dropped: set[str] = set()

@@ -46,3 +46,20 @@ def test_rewrap_refuses_a_value_from_another_context() -> None:
 def test_the_current_kek_must_be_in_the_ring() -> None:
     with pytest.raises(ValueError, match="not in the keyring"):
         Envelope(ring("k1"), current="k9")
+
+
+def test_binary_data_keys_carry_their_kek_id_and_rewrap() -> None:
+    k1, k2 = ring("k1", "k2")
+    envelope = Envelope([k1])
+    data_key, aad = b"d" * 32, b"row-id"
+    wrapped = envelope.wrap_data_key(data_key, aad)
+    assert envelope.data_key_id(wrapped) == "k1"
+    envelope.update([k1, k2], current="k2")
+    rewrapped = envelope.rewrap_data_key(wrapped, aad)
+    assert envelope.data_key_id(rewrapped) == "k2"
+    assert envelope.unwrap_data_key(rewrapped, aad) == data_key
+    envelope.update([k2])
+    with pytest.raises(EnvelopeError, match="k1 is not configured"):
+        envelope.unwrap_data_key(wrapped, aad)
+    with pytest.raises(EnvelopeError):
+        envelope.unwrap_data_key(rewrapped, b"another-row")
