@@ -110,6 +110,14 @@ dr-drill: $(STAMP) ## load 100k returns, back up, destroy, restore, verify; repo
 	@mkdir -p .local
 	@$(PY) -m services.backup drill --returns $(DRILL_RETURNS) --report .local/dr-drill-report.json
 
+# Key rotation under load (services/auth/bench.py): KEK and signing key rotated, re-wrapped
+# online across two auth processes; fails on any failed request or unreadable value.
+ROTATION_SECONDS ?= 120
+ROTATION_RATE ?= 20
+.PHONY: rotation-bench
+rotation-bench: $(STAMP) ## rotate KEK, signing key and a client secret under load; 0 failures
+	@$(PY) -m services.auth.bench --seconds $(ROTATION_SECONDS) --rate $(ROTATION_RATE)
+
 # Security checks: bandit (bandit.yaml, reviewed findings in bandit-baseline.json), a secret
 # scan of every file git would see against .secrets.baseline (compared on a copy: moved
 # lines are not a failure, new secrets are), and pip-audit when PyPI is reachable.

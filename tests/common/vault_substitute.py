@@ -1,8 +1,9 @@
 """The smallest honest stand-in for HashiCorp Vault: no Vault server can be installed on
-this machine (no `vault` binary; neither PyPI nor Debian ships one), so this serves the
-three endpoints hvac calls for a KV v2 read — `GET /v1/<mount>/data/<path>`, Kubernetes
-login `POST /v1/auth/<mount>/login` and nothing else — over real HTTP, with Vault's
-response shapes, token checks and error codes. The client side (hvac, our SecretSource)
+this machine (no `vault` binary; no PyPI or Debian package ships one, PyPI's `vault-dev`
+only downloads it at run time, and nothing outside the registries can be fetched), so this
+serves the two endpoints hvac calls for a KV v2 read — `GET /v1/<mount>/data/<path>` and
+Kubernetes login `POST /v1/auth/<mount>/login`, nothing else — over real HTTP, with
+Vault's response shapes, token checks and error codes. The client side (hvac, our SecretSource)
 is the production code, unmodified."""
 
 from __future__ import annotations
