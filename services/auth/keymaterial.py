@@ -124,11 +124,16 @@ def reload(settings: AuthSettings, keys: KeyMaterial, source: SecretSource | Non
         if value is not None:
             fresh[name] = value
     new = _build(_values(settings, fresh))  # raises before anything is swapped
-    before = (keys.signing.kids(), keys.envelope.current_kid, keys.envelope.kids)
+
+    def fingerprint() -> tuple[object, ...]:
+        salts = [version for version, _ in keys.identifiers.salts()]
+        return keys.signing.kids(), keys.envelope.current_kid, keys.envelope.kids, salts
+
+    before = fingerprint()
     keys.signing.update(new.signing.current, new.signing.previous, new.signing.next)
     keys.envelope.update(new.envelope.keyring(), new.envelope.current_kid)
     keys.identifiers.update(new.identifiers.salts())
-    after = (keys.signing.kids(), keys.envelope.current_kid, keys.envelope.kids)
+    after = fingerprint()
     if after != before:
         log.info(
             "key material reloaded",
@@ -136,6 +141,7 @@ def reload(settings: AuthSettings, keys: KeyMaterial, source: SecretSource | Non
             published=keys.signing.kids(),
             kek=keys.envelope.current_kid,
             keks=keys.envelope.kids,
+            salts=after[3],
         )
     return after != before
 

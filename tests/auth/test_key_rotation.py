@@ -258,3 +258,31 @@ async def test_a_rotated_service_client_secret_keeps_working_for_the_grace_perio
             },
         )
         assert r.status_code == 401
+
+
+async def test_salt_rotation_keeps_sign_in_and_rewrap_rehashes_emails(
+    auth: AuthApi, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = key_material(auth)
+    assert auth.settings.user_id_salts is not None
+    s1 = auth.settings.user_id_salts.get_secret_value()
+    tenant = await auth.create_tenant()
+    user = await auth.create_user(tenant, ["viewer"])
+    ring = f"s2:{secrets.token_urlsafe(24)},{s1}"
+    monkeypatch.setenv("AUTH_USER_ID_SALTS", ring)
+    assert reload(auth.settings, keys, SecretSource())
+    assert keys.identifiers.current == "s2"
+
+    async def signs_in() -> bool:
+        r = await auth.http.post(
+            "/v1/auth/login", json={"email": user.email, "password": user.password}
+        )
+        return r.status_code == 200
+
+    assert await signs_in()  # found by its s1 hash
+    cli_settings = auth.settings.model_copy(update={"user_id_salts": SecretStr(ring)})
+    assert await keys_cli.run(cli_settings, ["rewrap"]) == 0
+    assert '"rehashed": 1' in capsys.readouterr().out
+    monkeypatch.setenv("AUTH_USER_ID_SALTS", ring.split(",")[0])
+    reload(auth.settings, keys, SecretSource())
+    assert await signs_in()  # now by its s2 hash alone

@@ -165,3 +165,17 @@ def test_outside_development_a_placeholder_or_missing_secret_stops_the_service()
     placeholder = _start(common | keys)
     assert placeholder.returncode == 2
     assert "AUTH_HMRC_CLIENT_SECRET holds a placeholder secret" in placeholder.stderr
+
+
+def test_an_unreachable_vault_stops_the_service_with_one_line() -> None:
+    done = _start(
+        {
+            "AUTH_ENVIRONMENT": "production",
+            "MTD_VAULT_ADDR": "http://127.0.0.1:9",
+            "MTD_VAULT_PATH": "mtd/auth",
+            "MTD_VAULT_TOKEN": "hvs.x7Qk2pLr9wVt",
+        }
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("configuration error: Vault http://127.0.0.1:9 refused")
+    assert "Traceback" not in done.stderr
