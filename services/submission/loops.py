@@ -21,7 +21,7 @@ from services.common.tasks import raise_if_cancelling
 from services.submission import metrics, sweeper
 from services.submission.gateway_client import GatewayClient
 from services.submission.settings import SubmissionSettings
-from services.submission.worker import Worker
+from services.submission.worker import SendGate, Worker
 
 log = get_logger(__name__)
 
@@ -43,8 +43,9 @@ async def run_workers(runtime: Runtime, hmrc: GatewayClient) -> None:
             wake.ring()
 
         await runtime.nc.subscribe("submission.queued", cb=ring)
+    gate = SendGate()
     workers = [
-        Worker(db, hmrc, f"{replica_name()}-{n}", renew_every=settings.renew_seconds)
+        Worker(db, hmrc, f"{replica_name()}-{n}", renew_every=settings.renew_seconds, gate=gate)
         for n in range(settings.workers)
     ]
     await asyncio.gather(*(work(w, wake, settings.poll_seconds) for w in workers))
@@ -86,7 +87,9 @@ async def work(worker: Worker, wake: Doorbell, poll_seconds: float) -> None:
             log.warning("worker step failed; retrying", worker=worker.name, error=str(exc))
             busy = False
         if not busy:
-            await wake.wait(poll_seconds)
+            # Sends held back by the gate: look again the moment it opens.
+            closed = worker.gate.remaining()
+            await wake.wait(min(poll_seconds, closed) if closed > 0 else poll_seconds)
 
 
 async def run_sweeper(runtime: Runtime) -> None:

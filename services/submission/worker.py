@@ -11,6 +11,7 @@ leaves a state from which the sweeper can carry on safely.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ from services.submission.states import State
 log = get_logger(__name__)
 
 DUPLICATE_SUBMISSION = "DUPLICATE_SUBMISSION"
+CIRCUIT_OPEN = "HMRC_CIRCUIT_OPEN"
 DIFFERENT_FIGURES = "DUPLICATE_SUBMISSION_DIFFERENT_FIGURES"
 # The nine boxes HMRC gives back on view; `finalised` is only sent, never returned.
 _BOXES = (
@@ -66,14 +68,39 @@ def same_figures(sent: dict[str, Any], stored: dict[str, Any]) -> bool:
     return all(norm(sent.get(k)) == norm(stored.get(k)) for k in _BOXES)
 
 
+class SendGate:
+    """Closed while the gateway's submission breaker is open (HMRC is failing). One send
+    that finds it open closes the gate for the breaker's Retry-After, and the replica's
+    workers claim no more sends until then: otherwise they would take every queued return
+    in turn during an outage only to put it back, two transitions each per breaker period
+    (thousands a minute on a deadline day), and scatter their retry times."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def close_for(self, seconds: float) -> None:
+        self._until = max(self._until, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds until sends may be claimed again (0 when open)."""
+        return max(0.0, self._until - time.monotonic())
+
+
 class Worker:
     def __init__(
-        self, db: Database, hmrc: HmrcPort, name: str, *, renew_every: float = 30.0
+        self,
+        db: Database,
+        hmrc: HmrcPort,
+        name: str,
+        *,
+        renew_every: float = 30.0,
+        gate: SendGate | None = None,
     ) -> None:
         self.db = db
         self.hmrc = hmrc
         self.name = name
         self.renew_every = renew_every
+        self.gate = gate or SendGate()
 
     @asynccontextmanager
     async def _holding(self, submission: Submission) -> AsyncIterator[None]:
@@ -108,6 +135,8 @@ class Worker:
         if reconciling is not None:
             await self.reconcile(reconciling)
             return True
+        if self.gate.remaining() > 0:
+            return False
         async with self.db.transaction() as session:
             submission = await queue.claim_next(session, self.name)
         if submission is None:
@@ -139,6 +168,8 @@ class Worker:
                 await ledger.move(session, current, State.ACCEPTED, receipt=outcome.receipt)
                 return
             if isinstance(outcome, RetryLater):
+                if outcome.reason == CIRCUIT_OPEN:
+                    self.gate.close_for(outcome.after_s)
                 await queue.requeue(
                     session, current, timedelta(seconds=outcome.after_s), outcome.reason
                 )

@@ -240,3 +240,37 @@ async def test_a_due_reconciliation_goes_before_the_next_send(
     assert (await state_of(sdb, unknown)).state == State.QUEUED
     assert (await state_of(sdb, waiting)).state == State.QUEUED
     assert await sent_and_stored(simulator, vrn, "A011") == (0, 0)
+
+
+async def test_an_open_breaker_holds_sends_back_rather_than_bouncing_each_return(
+    sdb: Database, hmrc: GatewayClient, simulator: Simulator
+) -> None:
+    vrn = await simulator.connect_user()
+    sids = [await queued(sdb, vrn, f"A02{n}") for n in range(6)]
+    await simulator.control("PUT", "/outage", json={"seconds": 60})
+    worker = Worker(sdb, hmrc, "w1")
+    # Failing calls open the gateway's breaker (3 failures in the tests' gateway); the
+    # first send refused by the open breaker closes the gate.
+    for _ in range(len(sids)):
+        if worker.gate.remaining() > 0:
+            break
+        await worker.run_once()
+    assert worker.gate.remaining() > 0
+    untouched = [sid for sid in sids if await steps(sdb, sid) == ["received", "queued"]]
+    assert untouched, "the gate closed only after every return was claimed"
+    for _ in range(3):
+        await worker.run_once()
+    for sid in untouched:
+        assert await steps(sdb, sid) == ["received", "queued"]  # not claimed, not bounced
+
+    await simulator.control("DELETE", "/outage")
+    async with asyncio.timeout(20):
+        while [(await state_of(sdb, sid)).state for sid in untouched] != [State.ACCEPTED] * len(
+            untouched
+        ):
+            for sid in sids:
+                await due_now(sdb, sid)
+            await worker.run_once()
+            await asyncio.sleep(0.2)
+    for sid in untouched:
+        assert await steps(sdb, sid) == ["received", "queued", "submitting", "accepted"]
