@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from services.common import jsonutil
+from services.common.tenant_scope import TenantScopedSession
 
 
 class Base(DeclarativeBase):
@@ -55,7 +56,10 @@ class Database:
             json_serializer=jsonutil.dumps,
             json_deserializer=jsonutil.loads,
         )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Each transaction tells PostgreSQL the tenant (or system scope) it acts for.
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=TenantScopedSession
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
