@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import sys
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from services.audit.models import subject_keys
 from services.audit.settings import AuditSettings
 from services.common.database import Database
 from services.common.envelope import EnvelopeError
+from services.common.key_rotation import keyset_batches, retire_refusal
 from services.common.settings import load_settings
 
 
@@ -37,57 +37,39 @@ class Rewrapped:
     unreadable: list[str] = field(default_factory=list)
 
 
+def _wrapped_keys() -> sa.Select[Any]:
+    return sa.select(subject_keys.c.id, subject_keys.c.wrapped_key).where(
+        subject_keys.c.wrapped_key.is_not(None)
+    )
+
+
 async def count_by_kid(ctx: AuditContext) -> Counter[str]:
     counts: Counter[str] = Counter()
-    after: Any = None
-    while True:
-        async with ctx.transaction() as session:
-            query = (
-                sa.select(subject_keys.c.id, subject_keys.c.wrapped_key)
-                .where(subject_keys.c.wrapped_key.is_not(None))
-                .order_by(subject_keys.c.id)
-                .limit(5000)
-            )
-            if after is not None:
-                query = query.where(subject_keys.c.id > after)
-            rows = (await session.execute(query)).all()
+    pages = keyset_batches(ctx.transaction, _wrapped_keys(), subject_keys.c.id, 5000)
+    async for _, rows in pages:
         counts.update(ctx.wrapper.keyring.data_key_id(bytes(w)) for _, w in rows)
-        if len(rows) < 5000:
-            return counts
-        after = rows[-1][0]
+    return counts
 
 
 async def rewrap(ctx: AuditContext, *, batch_size: int = 200) -> Rewrapped:
     keyring = ctx.wrapper.keyring
     result = Rewrapped()
-    after: uuid.UUID | None = None
-    while True:
-        async with ctx.transaction() as session:
-            query = (
-                sa.select(subject_keys.c.id, subject_keys.c.wrapped_key)
-                .where(subject_keys.c.wrapped_key.is_not(None))
-                .order_by(subject_keys.c.id)
-                .limit(batch_size)
+    pages = keyset_batches(ctx.transaction, _wrapped_keys(), subject_keys.c.id, batch_size)
+    async for session, rows in pages:
+        for key_id, wrapped in rows:
+            old = bytes(wrapped)
+            if keyring.data_key_id(old) == keyring.current_kid:
+                continue
+            try:
+                new = keyring.rewrap_data_key(old, key_id.bytes)
+            except EnvelopeError:
+                result.unreadable.append(str(key_id))
+                continue
+            changed = await session.scalar(
+                sa.select(sa.func.audit_rewrap_subject_key(key_id, old, new))
             )
-            if after is not None:
-                query = query.where(subject_keys.c.id > after)
-            rows = (await session.execute(query)).all()
-            for key_id, wrapped in rows:
-                old = bytes(wrapped)
-                if keyring.data_key_id(old) == keyring.current_kid:
-                    continue
-                try:
-                    new = keyring.rewrap_data_key(old, key_id.bytes)
-                except EnvelopeError:
-                    result.unreadable.append(str(key_id))
-                    continue
-                changed = await session.scalar(
-                    sa.select(sa.func.audit_rewrap_subject_key(key_id, old, new))
-                )
-                result.rewrapped += bool(changed)
-        if len(rows) < batch_size:
-            return result
-        after = rows[-1][0]
+            result.rewrapped += bool(changed)
+    return result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,15 +101,9 @@ async def run(settings: AuditSettings, argv: list[str]) -> int:
         if args.command == "status":
             print(json.dumps({"current": current, "subject_keys": dict(counts)}))
             return 0
-        if args.kid == current:
-            print(f"refused: {args.kid} is the current KEK", file=sys.stderr)
-            return 1
-        if counts[args.kid]:
-            print(
-                f"refused: {counts[args.kid]} subject keys are still wrapped by {args.kid}; "
-                "run `keys rewrap` first",
-                file=sys.stderr,
-            )
+        refusal = retire_refusal(args.kid, current, counts[args.kid], "subject keys")
+        if refusal:
+            print(refusal, file=sys.stderr)
             return 1
         print(f"{args.kid} wraps nothing: remove it from AUDIT_KEY_ENCRYPTION_KEY")
         return 0

@@ -20,6 +20,7 @@ from services.auth import sealed
 from services.auth.keymaterial import load_key_material
 from services.auth.settings import AuthSettings
 from services.common.database import Database
+from services.common.key_rotation import retire_refusal
 from services.common.settings import load_settings
 
 
@@ -61,15 +62,9 @@ async def run(settings: AuthSettings, argv: list[str]) -> int:
         if args.command == "status":
             print(json.dumps({"current": keys.envelope.current_kid, "columns": counts}))
             return 0
-        if args.kid == keys.envelope.current_kid:
-            print(f"refused: {args.kid} is the current KEK", file=sys.stderr)
-            return 1
-        if totals[args.kid]:
-            print(
-                f"refused: {totals[args.kid]} values are still wrapped by {args.kid}; "
-                "run `keys rewrap` first",
-                file=sys.stderr,
-            )
+        refusal = retire_refusal(args.kid, keys.envelope.current_kid, totals[args.kid], "values")
+        if refusal:
+            print(refusal, file=sys.stderr)
             return 1
         print(f"{args.kid} wraps nothing: remove it from AUTH_ENCRYPTION_KEYS")
         return 0

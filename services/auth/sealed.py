@@ -10,7 +10,6 @@ next pass). `count_by_kid` is what `retire` checks before an old KEK may go.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from services.auth.hashing import IdentifierHasher
 from services.auth.models import HmrcConnection, OAuthState, User
 from services.common.database import Database
 from services.common.envelope import Envelope, EnvelopeError
+from services.common.key_rotation import keyset_batches
 
 EMAIL_PURPOSE = "email"
 
@@ -142,34 +142,22 @@ async def _rewrap_column(
     pause: float,
 ) -> None:
     key, value = col.table.c[col.key], col.table.c[col.column]
-    after: Any = None
-    while True:
-        async with db.transaction() as session:
-            query = (
-                sa.select(key, value)
-                .where(value.is_not(None), kid_of(value) != envelope.current_kid)
-                .order_by(key)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
+    query = (
+        sa.select(key, value)
+        .where(value.is_not(None), kid_of(value) != envelope.current_kid)
+        .with_for_update(skip_locked=True)
+    )
+    async for session, rows in keyset_batches(db.transaction, query, key, batch_size, pause):
+        for row_key, stored in rows:
+            try:
+                fresh = envelope.rewrap(stored, col.context(row_key))
+            except EnvelopeError:
+                result.unreadable.append(f"{col.label}:{row_key}")
+                continue
+            await session.execute(
+                sa.update(col.table).where(key == row_key).values({col.column: fresh})
             )
-            if after is not None:
-                query = query.where(key > after)
-            rows = (await session.execute(query)).all()
-            for row_key, stored in rows:
-                try:
-                    fresh = envelope.rewrap(stored, col.context(row_key))
-                except EnvelopeError:
-                    result.unreadable.append(f"{col.label}:{row_key}")
-                    continue
-                await session.execute(
-                    sa.update(col.table).where(key == row_key).values({col.column: fresh})
-                )
-                result.rewrapped += 1
-        if len(rows) < batch_size:
-            return
-        after = rows[-1][0]
-        if pause:
-            await asyncio.sleep(pause)  # leave room for the service's own transactions
+            result.rewrapped += 1
 
 
 async def _rehash_emails(
